@@ -1,0 +1,5 @@
+"""Run the dockscan CLI with ``python -m dockscan``."""
+
+from dockscan.cli import cli
+
+cli()

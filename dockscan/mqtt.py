@@ -1,0 +1,103 @@
+"""MQTT client factory: paho 2.x clients for MQTT 5 or 3.1.1, with TLS, credentials and a Will."""
+
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from dockscan.config import BrokerConfig
+from dockscan.topics import Topics
+
+logger = logging.getLogger(__name__)
+CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Will:
+    """A last-will message registered at CONNECT."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+def is_v5(client: mqtt.Client) -> bool:
+    """Return whether this client speaks MQTT 5."""
+    return client.protocol == MQTTProtocolVersion.MQTTv5
+
+
+def topics_for(broker: BrokerConfig) -> Topics:
+    """Return the topic builder for this broker's configured prefix."""
+    return Topics(broker.topic_prefix)
+
+
+def make_client(broker: BrokerConfig, client_id: str, will: Will | None = None) -> mqtt.Client:
+    """Create (not connect) a paho client for this broker config."""
+    proto = MQTTProtocolVersion.MQTTv5 if broker.protocol == "5" else MQTTProtocolVersion.MQTTv311
+    kwargs: dict = {"client_id": client_id, "protocol": proto}
+    if proto == MQTTProtocolVersion.MQTTv311:
+        kwargs["clean_session"] = False
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
+    client.enable_logger(logging.getLogger(f"paho.{client_id}"))
+    creds = broker.credentials()
+    if creds:
+        client.username_pw_set(*creds)
+    if broker.tls:
+        client.tls_set(
+            ca_certs=broker.ca_file or None,
+            certfile=broker.cert_file or None,
+            keyfile=broker.key_file or None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    if will:
+        props = None
+        if proto == MQTTProtocolVersion.MQTTv5:
+            props = Properties(PacketTypes.WILLMESSAGE)
+            props.ContentType = CONTENT_TYPE
+        client.will_set(
+            will.topic, will.payload, qos=will.qos, retain=will.retain, properties=props
+        )
+    client.reconnect_delay_set(1, 10)
+    return client
+
+
+def connect(client: mqtt.Client, broker: BrokerConfig, *, blocking: bool = False) -> None:
+    """Connect with a persistent session (explicit session expiry on MQTT 5)."""
+    props = None
+    kwargs: dict = {}
+    if is_v5(client):
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = broker.session_expiry_s
+        kwargs["clean_start"] = False
+    if blocking:
+        client.connect(broker.host, broker.port, broker.keepalive_s, properties=props, **kwargs)
+    else:
+        client.connect_async(
+            broker.host, broker.port, broker.keepalive_s, properties=props, **kwargs
+        )
+
+
+def publish_json(
+    client: mqtt.Client, topic: str, payload: bytes, qos: int = 1, retain: bool = False
+) -> mqtt.MQTTMessageInfo:
+    """Publish a JSON payload, tagging its content type on MQTT 5."""
+    props = None
+    if is_v5(client):
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = CONTENT_TYPE
+    return client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+
+
+def broker_answers(broker: BrokerConfig, timeout: float = 1.0) -> bool:
+    """Return whether something accepts TCP connections at the broker's address."""
+    try:
+        with socket.create_connection((broker.host, broker.port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,1 @@
+"""dockscan edge agent: devices, station logic, durable outbox and MQTT publisher."""

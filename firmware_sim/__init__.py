@@ -1,0 +1,1 @@
+"""Device simulators speaking real wire protocols over pseudo-terminals, TCP and frames."""

@@ -1,0 +1,1 @@
+"""dockscan gateway: MQTT ingest, SQLite store, acks, web UI, API and metrics."""

@@ -1,0 +1,82 @@
+"""The gateway's SQLite schema (version 1): tables and indexes for ingest, UI and API."""
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS parcels (
+    event_id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    station TEXT NOT NULL,
+    dock TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,          -- capture time at the edge, UTC epoch ms
+    received_ms INTEGER NOT NULL,    -- arrival at the gateway
+    committed_ms INTEGER NOT NULL,   -- batch commit time
+    outcome TEXT NOT NULL,
+    barcode TEXT,                    -- primary code text (first valid, else first)
+    weight_kg REAL,
+    flags TEXT NOT NULL DEFAULT '',
+    payload TEXT NOT NULL            -- the event as received (JSON)
+);
+CREATE INDEX IF NOT EXISTS parcels_station_ts ON parcels (station, ts_ms);
+CREATE INDEX IF NOT EXISTS parcels_ts ON parcels (ts_ms);
+CREATE INDEX IF NOT EXISTS parcels_outcome_ts ON parcels (outcome, ts_ms);
+CREATE INDEX IF NOT EXISTS parcels_station_seq ON parcels (station, seq);
+
+CREATE TABLE IF NOT EXISTS parcel_codes (
+    event_id TEXT NOT NULL REFERENCES parcels (event_id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    symbology TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    check_ok INTEGER
+);
+CREATE INDEX IF NOT EXISTS parcel_codes_text ON parcel_codes (text);
+CREATE INDEX IF NOT EXISTS parcel_codes_event ON parcel_codes (event_id);
+
+CREATE TABLE IF NOT EXISTS stations (
+    id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    dock TEXT,
+    state TEXT NOT NULL DEFAULT 'unknown',   -- online, offline, stale, unknown
+    session INTEGER NOT NULL DEFAULT 0,
+    state_since_ms INTEGER,
+    last_seen_ms INTEGER,
+    last_event_ms INTEGER,
+    last_telemetry_ms INTEGER,
+    telemetry_interval_s REAL,
+    outbox_depth INTEGER,
+    oldest_pending_age_s REAL,
+    version TEXT,
+    devices TEXT NOT NULL DEFAULT '{}',      -- JSON: id -> {kind, state, reason, since}
+    counters TEXT NOT NULL DEFAULT '{}',     -- JSON from telemetry
+    last_seq INTEGER,
+    seq_gaps INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS station_events (
+    id INTEGER PRIMARY KEY,
+    station TEXT NOT NULL,
+    kind TEXT NOT NULL,          -- state, device, seq_gap
+    device TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER               -- NULL while open
+);
+CREATE INDEX IF NOT EXISTS station_events_station ON station_events (station, start_ms);
+CREATE INDEX IF NOT EXISTS station_events_open ON station_events (station, device, end_ms);
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    station TEXT,                -- from the topic when it parses
+    payload BLOB NOT NULL,       -- truncated to gateway.dead_letter_payload_bytes
+    payload_bytes INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_ms);
+CREATE INDEX IF NOT EXISTS dead_letters_station ON dead_letters (station, received_ms);
+"""

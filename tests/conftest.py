@@ -1,0 +1,16 @@
+"""Shared fixtures: a private Mosquitto per test that needs one."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker import Mosquitto
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh Mosquitto on a free loopback port; killable and restartable."""
+    broker = Mosquitto(tmp_path / "broker").start()
+    yield broker
+    broker.kill()

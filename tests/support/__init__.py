@@ -1,0 +1,1 @@
+"""Helpers for tests: real brokers, free ports, waiting."""
