@@ -79,4 +79,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_ms);
 CREATE INDEX IF NOT EXISTS dead_letters_station ON dead_letters (station, received_ms);
+
+-- Counters the ingest process keeps for /metrics (the web UI runs in another process).
+-- Names: events_ingested_total, events_duplicate_total, dead_letters_total, acks_sent_total,
+-- batches_total, ingest_latency_seconds_sum, ingest_latency_seconds_count,
+-- ingest_latency_seconds_bucket:<le> (le: 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf),
+-- broker_connected (0/1), heartbeat_ms (last time the ingest loop ran).
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
 """
