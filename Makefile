@@ -1,0 +1,44 @@
+# One command each: `make demo` (install and run the demo), `make test` (install and run the tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= -q --disable-pip-version-check
+
+.PHONY: install install-test demo test lint bench system-deps schema clean
+
+$(PY):
+	@python3 -m venv $(VENV) || { echo "python3 -m venv failed: apt-get install -y python3-venv"; exit 1; }
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(VENV)/bin/dockscan demo
+
+system-deps:
+	@scripts/system-deps.sh
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install-test system-deps lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+schema: install
+	$(VENV)/bin/dockscan schema
+
+bench: install-test system-deps
+	$(PY) bench/decode_bench.py
+	$(PY) bench/ingest_bench.py
+	$(PY) bench/ui_bench.py
+
+clean:
+	rm -rf var/demo .pytest_cache tests/artifacts
