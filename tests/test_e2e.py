@@ -1,4 +1,4 @@
-"""End to end over real processes: simulator -> edge agent -> Mosquitto -> gateway -> SQLite -> UI."""
+"""End to end over real processes: simulator, edge agent, Mosquitto, gateway, SQLite, UI."""
 
 import signal
 import sqlite3
