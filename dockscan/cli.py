@@ -128,3 +128,22 @@ def demo(config_path: str, stations: int, http_bind: str, workdir: str) -> None:
     from dockscan.demo import run_demo
 
     run_demo(config_path, stations=stations, http_bind=http_bind, workdir=workdir)
+
+
+@cli.command("broker-config")
+@config_option
+@click.option("-o", "--out", default="var/broker", show_default=True, help="Output folder.")
+@click.option("--integrator", "integrators", multiple=True, default=["integrator"],
+              show_default=True, help="Read-only integrator user (repeatable).")  # fmt: skip
+@handle_errors
+def broker_config(config_path: str, out: str, integrators: tuple[str, ...]) -> None:
+    """Generate Mosquitto passwd and ACL files, and one env file of credentials per client.
+
+    Use with config/mosquitto.conf (password_file and acl_file point at these files).
+
+    Example: dockscan broker-config -c /etc/dockscan/site.toml -o /etc/mosquitto/dockscan
+    """
+    from dockscan.brokerconf import write_broker_files
+
+    creds = write_broker_files(load_config(config_path), Path(out), integrators)
+    click.echo(f"wrote {out}/acl, {out}/passwd and {len(creds)} env files ({', '.join(creds)})")

@@ -58,9 +58,13 @@ class Mosquitto:
         self.conf_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
         body = conf.read_text() + f"\n{extra}\n"
-        if "listener " not in extra:
+        if "\nlistener " not in "\n" + body:
             body += f"listener {self.port} 127.0.0.1\n"
-        body += f"persistence_location {self.workdir}/\nlog_dest file {self.log_path}\n"
+        if "persistence_location" not in body:
+            body += f"persistence_location {self.workdir}/\n"
+        if os.geteuid() == 0 and "\nuser " not in body:
+            body += "user root\n"  # else mosquitto drops to `mosquitto` and cannot read tmp dirs
+        body += f"log_dest file {self.log_path}\n"
         self.conf_path.write_text(body)
         self.proc: subprocess.Popen | None = None
 
@@ -76,7 +80,12 @@ class Mosquitto:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_port(self.port)
+        try:
+            wait_port(self.port)
+        except TimeoutError:
+            self.kill()
+            log = self.log_path.read_text() if self.log_path.exists() else "(no log)"
+            raise RuntimeError(f"mosquitto did not start on {self.port}:\n{log}") from None
         return self
 
     def stop(self) -> None:

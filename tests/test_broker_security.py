@@ -1,0 +1,151 @@
+"""The production broker config: auth, per-station ACL and TLS, on a real Mosquitto."""
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dockscan.brokerconf import write_broker_files
+from dockscan.config import parse_config
+from tests.support.broker import REPO, Mosquitto, free_port, wait_port
+from tests.support.mqttc import TestClient
+
+SITE = {
+    "site": {"id": "LGG"},
+    "gateway": {"id": "gw-1"},
+    "stations": [{"id": "dockA", "dock": "01"}, {"id": "dockB", "dock": "02"}],
+}
+BASE = "dockscan/v1/LGG"
+
+
+def make_ca(out: Path) -> None:
+    """Create a test CA and a server certificate for 127.0.0.1 with openssl."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=out, check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=dockscan test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    )
+    (out / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+
+
+@dataclass
+class SecureBroker:
+    """A broker started from config/mosquitto.conf with generated credentials."""
+
+    broker: Mosquitto
+    plain_port: int
+    tls_port: int
+    creds: dict[str, str]
+    ca: str
+
+    def client(self, user: str | None, tls: bool = False, cid: str | None = None) -> TestClient:
+        """Return an unconnected client for a user (None = anonymous)."""
+        port = self.tls_port if tls else self.plain_port
+        return TestClient(port, cid or f"t-{user}-{tls}", user, self.creds.get(user or ""),
+                          self.ca if tls else None)  # fmt: skip
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[SecureBroker]:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    make_ca(etc)
+    creds = write_broker_files(parse_config(SITE), etc)
+    plain, tls = free_port(), free_port()
+    conf = (REPO / "config" / "mosquitto.conf").read_text()
+    conf = conf.replace("/etc/mosquitto/dockscan/", f"{etc}/")
+    conf = conf.replace("/var/lib/mosquitto/", f"{tmp_path}/")
+    conf = conf.replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
+    conf = conf.replace("listener 8883", f"listener {tls} 127.0.0.1")
+    (tmp_path / "mosquitto.conf").write_text(conf)
+    broker = Mosquitto(tmp_path / "run", conf=tmp_path / "mosquitto.conf", port=plain).start()
+    wait_port(tls)
+    yield SecureBroker(broker, plain, tls, creds, str(etc / "ca.crt"))
+    broker.kill()
+
+
+def test_anonymous_and_wrong_password_are_refused(secure: SecureBroker) -> None:
+    assert not secure.client(None).connect()
+    bad = TestClient(secure.plain_port, "dockA", "dockA", "wrong")
+    assert not bad.connect()
+    good = secure.client("dockA", cid="dockA")
+    assert good.connect()
+    good.close()
+
+
+def test_station_cannot_publish_as_another_station(secure: SecureBroker) -> None:
+    gw = secure.client("gw-1")
+    assert gw.connect()
+    gw.subscribe(f"{BASE}/+/parcel")
+    a = secure.client("dockA")
+    assert a.connect()
+    a.publish(f"{BASE}/dockB/parcel", b'{"forged": true}')
+    a.publish(f"{BASE}/dockA/parcel", b'{"own": true}')
+    got = [(m.topic, m.payload) for m in gw.received(1.0)]
+    assert got == [(f"{BASE}/dockA/parcel", b'{"own": true}')]
+    a.close()
+    gw.close()
+
+
+def test_station_cannot_read_another_stations_commands(secure: SecureBroker) -> None:
+    a, b, gw = secure.client("dockA"), secure.client("dockB"), secure.client("gw-1")
+    assert a.connect() and b.connect() and gw.connect()
+    a.subscribe(f"{BASE}/dockB/cmd/+")
+    b.subscribe(f"{BASE}/dockB/cmd/+")
+    gw.publish(f"{BASE}/dockB/cmd/tare", b"{}")
+    assert [m.topic for m in b.received(1.0)] == [f"{BASE}/dockB/cmd/tare"]
+    assert a.received(0.3) == []
+    for c in (a, b, gw):
+        c.close()
+
+
+def test_integrator_reads_everything_and_writes_nothing(secure: SecureBroker) -> None:
+    integ, gw = secure.client("integrator"), secure.client("gw-1")
+    assert integ.connect() and gw.connect()
+    integ.subscribe(f"{BASE}/#")
+    gw.subscribe(f"{BASE}/+/parcel")
+    gw.publish(f"{BASE}/dockA/ack", b"{}")
+    integ.publish(f"{BASE}/dockA/parcel", b"{}")
+    assert [m.topic for m in integ.received(1.0)] == [f"{BASE}/dockA/ack"]
+    assert gw.received(0.3) == []
+    integ.close()
+    gw.close()
+
+
+def test_tls_listener_needs_tls_and_the_site_ca(secure: SecureBroker) -> None:
+    tls = secure.client("dockA", tls=True)
+    assert tls.connect()
+    tls.close()
+    plain_to_tls = TestClient(secure.tls_port, "x", "dockA", secure.creds["dockA"])
+    assert not plain_to_tls.connect(timeout=2)
+    plain_to_tls.client.loop_stop()
