@@ -105,7 +105,9 @@ class GatewayConfig(Model):
     retention_days: float = Field(90, gt=0)
     retention_max_mb: float = Field(0, ge=0, description="0 = no size cap")
     retention_every_s: int = Field(3600, ge=1)
-    shared_group: str = ""
+    shared_group: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    flush_when_idle: bool = Field(True, description="Commit as soon as nothing more is waiting")
+    seq_gap_grace_s: float = Field(30, ge=0, description="How long a seq may be missing")
 
 
 class ScaleConfig(Model):
