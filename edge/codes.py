@@ -1,4 +1,4 @@
-"""Classify and check parcel codes: UPU S10, GS1 element strings (SSCC, GTIN), UPS 1Z, site patterns."""
+"""Classify and check parcel codes: UPU S10, GS1 element strings, UPS 1Z and site patterns."""
 
 import re
 from collections.abc import Mapping

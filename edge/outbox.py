@@ -1,4 +1,4 @@
-"""The durable outbox: a SQLite (WAL, synchronous=FULL) queue of events until the gateway acks them."""
+"""The durable outbox: a SQLite (WAL, synchronous=FULL) queue of events until the gateway acks."""
 
 import logging
 import sqlite3
@@ -168,8 +168,7 @@ class Outbox:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 cur = self._db.execute(
-                    "SELECT seq, event_id, topic, payload FROM outbox "
-                    f"WHERE event_id IN ({marks})",
+                    f"SELECT seq, event_id, topic, payload FROM outbox WHERE event_id IN ({marks})",
                     chunk,
                 )
                 out.extend(Row(s, e, t, bytes(p)) for s, e, t, p in cur)

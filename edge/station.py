@@ -1,4 +1,4 @@
-"""Station logic: pair scans with captured weights into parcel events and commit them to the outbox."""
+"""Station logic: pair scans with captured weights into parcel events, committed to the outbox."""
 
 import logging
 import threading
@@ -97,7 +97,8 @@ class Station:
     ) -> None:
         self.site, self.cfg, self.outbox, self.topic = site, cfg, outbox, topic
         self.evidence, self.clock, self.version = evidence, clock, version
-        self.classifier = CodeClassifier(cfg.code_patterns, where=f"stations.{cfg.id}.code_patterns")
+        where = f"stations.{cfg.id}.code_patterns"
+        self.classifier = CodeClassifier(cfg.code_patterns, where=where)
         self.counters: Counter[str] = Counter()
         self.devices: dict[str, DeviceState] = {}
         self.on_captured: list[Callable[[ParcelEvent], None]] = []

@@ -78,7 +78,7 @@ def test_site_patterns_and_unknown() -> None:
 
 
 def test_bad_site_pattern_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="code_patterns.broken"):
+    with pytest.raises(ConfigError, match=r"code_patterns\.broken"):
         CodeClassifier({"broken": "(unclosed"})
 
 

@@ -1,0 +1,151 @@
+"""The edge agent: devices, station, outbox, publisher, commands and screen of one station."""
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from dockscan.config import SiteConfig
+from dockscan.errors import DockscanError
+from dockscan.mqtt import topics_for
+from edge.commands import CommandHandler, CommandRunner
+from edge.devices import build_device
+from edge.devices.base import Device
+from edge.outbox import Outbox
+from edge.publisher import Publisher
+from edge.screen import ScreenHub, ScreenServer
+from edge.station import Station
+from edge.synthetic import SyntheticLoad
+
+logger = logging.getLogger(__name__)
+TICK_S = 0.05
+DRAIN_S = 3.0
+
+
+def outbox_path(site_cfg: SiteConfig, station_id: str) -> Path:
+    """Return where a station's outbox lives (config, else var/outbox-<station>.db)."""
+    return Path(site_cfg.station(station_id).outbox or f"var/outbox-{station_id}.db")
+
+
+class EdgeAgent:
+    """One station's agent; `run()` blocks until `stop_event` is set (SIGINT/SIGTERM)."""
+
+    def __init__(
+        self,
+        site_cfg: SiteConfig,
+        station_id: str,
+        *,
+        outbox: str | Path | None = None,
+        synthetic_rate: float = 0.0,
+        synthetic_count: int = 0,
+        exit_when_drained: bool = False,
+    ) -> None:
+        self.cfg = cfg = site_cfg.station(station_id)
+        site = site_cfg.site.id
+        self.stop_event = threading.Event()
+        self.exit_when_drained = exit_when_drained
+        path = outbox or outbox_path(site_cfg, station_id)
+        self.outbox = Outbox(path, cfg.outbox_max_events, cfg.outbox_overflow)
+        topic = topics_for(site_cfg.broker).parcel(site, cfg.id)
+        self.station = Station(site, cfg, self.outbox, topic, evidence=self._evidence)
+        self.devices: list[Device] = [build_device(d, self.station) for d in cfg.devices]
+        self.publisher = Publisher(
+            site,
+            cfg,
+            site_cfg.broker,
+            self.outbox,
+            devices=lambda: dict(self.station.devices),
+            counters=self.station.counter_snapshot,
+        )
+        handler = CommandHandler(self.devices, self.publisher.request_resend)
+        self.commands = CommandRunner(handler, self.publisher.reply)
+        self.publisher.commands = self.commands
+        self.hub = ScreenHub(cfg.id, cfg.dock)
+        self.screen = ScreenServer(self.hub, cfg.screen_bind) if cfg.screen_bind else None
+        self.synthetic = None
+        if synthetic_count:
+            self.synthetic = SyntheticLoad(self.station, synthetic_rate, synthetic_count)
+        self.station.on_captured.append(lambda _event: self.publisher.wake())
+        self.station.on_captured.append(self.hub.captured)
+        self.station.on_refused.append(lambda d, reason: self.hub.refused(d.outcome.value, reason))
+        self.station.on_devices.append(self.hub.devices)
+        self.station.on_devices.append(lambda _devices: self.publisher.publish_online())
+        self.publisher.on_link.append(self.hub.link)
+        self._ticker = threading.Thread(target=self._tick, name="ticker", daemon=True)
+        self._started: list[Device] = []
+
+    def _evidence(self, t: float) -> list[str]:
+        """Collect no-read evidence images from every camera that keeps them."""
+        images: list[str] = []
+        for device in self.devices:
+            evidence = getattr(device, "evidence", None)
+            if callable(evidence):
+                images.extend(evidence(t))
+        return images
+
+    def start(self) -> None:
+        """Start screen, publisher, commands, devices, ticker and any synthetic load."""
+        if self.screen:
+            self.screen.start()
+        self.publisher.start()
+        self.commands.start()
+        for device in self.devices:
+            self.station.on_device_state(device.id, device.kind, "starting", "")
+            try:
+                device.start()
+                self._started.append(device)
+            except DockscanError as exc:
+                self.station.on_device_state(device.id, device.kind, "fault", str(exc))
+        self._ticker.start()
+        if self.synthetic:
+            self.synthetic.start()
+
+    def _tick(self) -> None:
+        """Expire pairing windows, refresh the screen's outbox figures, stop when drained."""
+        last_stats = 0.0
+        while not self.stop_event.wait(TICK_S):
+            self.station.tick()
+            if time.monotonic() - last_stats >= 1.0:
+                last_stats = time.monotonic()
+                stats = self.outbox.stats()
+                self.hub.outbox(stats.depth, stats.oldest_age_s)
+            if self.exit_when_drained and self._drained():
+                logger.info("synthetic load delivered and acknowledged; stopping")
+                self.stop_event.set()
+
+    def _drained(self) -> bool:
+        """Return whether the synthetic load is done and the outbox is empty."""
+        done = self.synthetic is None or self.synthetic.done.is_set()
+        return done and self.outbox.depth == 0
+
+    def run(self) -> None:
+        """Start, block until the stop event is set, then shut down in order."""
+        try:
+            self.start()
+            self.stop_event.wait()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop in a fixed order: devices, flush, publisher (offline status, disconnect), rest."""
+        self.stop_event.set()
+        if self.synthetic:
+            self.synthetic.stop()
+        for device in reversed(self._started):
+            try:
+                device.stop()
+            except Exception:
+                logger.exception("device %s did not stop cleanly", device.id)
+        if self._ticker.is_alive():
+            self._ticker.join(2)
+        self.station.flush()
+        deadline = time.monotonic() + DRAIN_S
+        while self.publisher.connected and self.outbox.depth and time.monotonic() < deadline:
+            self.publisher.wake()
+            time.sleep(0.05)
+        self.commands.stop()
+        self.publisher.stop()
+        if self.screen:
+            self.screen.stop()
+        logger.info("stopped; %d event(s) left in the outbox for next time", self.outbox.depth)
+        self.outbox.close()
