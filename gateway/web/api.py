@@ -1,0 +1,49 @@
+"""The JSON API: stations, parcels (cursor pagination) and single parcels."""
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, request
+
+from gateway.web import web
+from gateway.web.parcels import load_detail, row_to_api, run_search
+from gateway.web.search import BadQuery, parse_limit
+from gateway.web.stations import last_24h, station_or_404
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.route("/stations")
+def stations() -> Any:
+    """List every station with its state, counts, rates, outbox depth and devices."""
+    state = web()
+    return list(state.board.get(state.db.conn(), state.cfg))
+
+
+@bp.route("/stations/<station_id>")
+def station(station_id: str) -> Any:
+    """Return one station's summary with its hourly parcel counts over the last 24 hours."""
+    summary = dict(station_or_404(station_id))
+    counts, start = last_24h(station_id)
+    summary["hourly_24h"] = {"start_ms": start, "counts": counts}
+    return summary
+
+
+@bp.route("/parcels")
+def parcels() -> Any:
+    """Search parcels, most recent first; follow next_cursor for the next page."""
+    try:
+        limit = parse_limit(request.args, current_app.config["PAGE_SIZE"])
+        _, rows, cursor = run_search(limit)
+    except BadQuery as exc:
+        return {"error": str(exc)}, 400
+    return {"items": [row_to_api(r) for r in rows], "next_cursor": cursor}
+
+
+@bp.route("/parcels/<event_id>")
+def parcel(event_id: str) -> Any:
+    """Return one parcel: stored fields, the event as received, and every code."""
+    found = load_detail(web().db.conn(), event_id)
+    if found is None:
+        abort(404, f"no parcel {event_id}")
+    found.pop("raw_payload")
+    return found

@@ -1,0 +1,178 @@
+"""Every SQL statement the web UI runs; all bounded by an index (no scans of the parcels table)."""
+
+import sqlite3
+from dataclasses import dataclass
+
+PROBLEM_OUTCOMES = ("NO_READ", "NO_WEIGHT", "INVALID_CODE")
+PARCEL_COLUMNS = (
+    "p.event_id, p.site, p.station, p.dock, p.seq, p.ts_ms, p.received_ms, p.committed_ms,"
+    " p.outcome, p.barcode, p.weight_kg, p.flags"
+)
+STATION_COLUMNS = (
+    "s.id, s.site, s.dock, s.state, s.session, s.state_since_ms, s.last_seen_ms, s.last_event_ms,"
+    " s.last_telemetry_ms, s.telemetry_interval_s, s.outbox_depth, s.oldest_pending_age_s,"
+    " s.version, s.devices, s.counters, s.last_seq, s.seq_gaps"
+)
+
+
+@dataclass(frozen=True)
+class ParcelFilter:
+    """A parcel search: every field optional; barcode is exact unless prefix is set."""
+
+    barcode: str = ""
+    prefix: bool = False
+    station: str = ""
+    outcome: str = ""
+    since_ms: int | None = None
+    until_ms: int | None = None
+    after: tuple[int, str] | None = None  # cursor: (ts_ms, event_id) of the last row seen
+
+
+def stations_with_counts(
+    conn: sqlite3.Connection, hour_ms: int, day_ms: int, station: str | None = None
+) -> list[sqlite3.Row]:
+    """Return station rows with parcel counts since hour_ms and day_ms (index-only counts)."""
+    where = "WHERE s.id = :station" if station else ""
+    sql = f"""
+        SELECT {STATION_COLUMNS},
+          (SELECT count(*) FROM parcels p WHERE p.station = s.id AND p.ts_ms >= :hour) AS last_hour,
+          (SELECT count(*) FROM parcels p WHERE p.station = s.id AND p.ts_ms >= :day) AS today
+        FROM stations s {where} ORDER BY s.id"""
+    return conn.execute(sql, {"hour": hour_ms, "day": day_ms, "station": station}).fetchall()
+
+
+def problem_counts(
+    conn: sqlite3.Connection, day_ms: int, station: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Return {station: {outcome: count}} of no-read/no-weight/invalid-code parcels since day_ms."""
+    marks = ",".join("?" * len(PROBLEM_OUTCOMES))
+    sql = (
+        f"SELECT station, outcome, count(*) FROM parcels WHERE outcome IN ({marks}) AND ts_ms >= ?"
+    )
+    params: list = [*PROBLEM_OUTCOMES, day_ms]
+    if station:
+        sql += " AND station = ?"
+        params.append(station)
+    out: dict[str, dict[str, int]] = {}
+    for st, outcome, n in conn.execute(sql + " GROUP BY station, outcome", params):
+        out.setdefault(st, {})[outcome] = n
+    return out
+
+
+def change_marker(conn: sqlite3.Connection) -> tuple:
+    """Return a cheap value that changes whenever a parcel is stored or a station row changes."""
+    last_rowid = conn.execute("SELECT max(rowid) FROM parcels").fetchone()[0]
+    rows = conn.execute(
+        "SELECT id, state, session, state_since_ms, last_seen_ms, last_event_ms, outbox_depth,"
+        " devices FROM stations ORDER BY id"
+    ).fetchall()
+    return (last_rowid, hash(tuple(tuple(r) for r in rows)))
+
+
+def hourly_counts(conn: sqlite3.Connection, station: str, start_ms: int, hours: int) -> list[int]:
+    """Return parcel counts per hour for `hours` hours from start_ms (index-only)."""
+    counts = [0] * hours
+    sql = (
+        "SELECT (ts_ms - :start) / 3600000 AS h, count(*) FROM parcels"
+        " WHERE station = :station AND ts_ms >= :start AND ts_ms < :end GROUP BY h"
+    )
+    end = start_ms + hours * 3_600_000
+    for h, n in conn.execute(sql, {"start": start_ms, "end": end, "station": station}):
+        counts[int(h)] = n
+    return counts
+
+
+def recent_parcels(conn: sqlite3.Connection, station: str, limit: int = 50) -> list[sqlite3.Row]:
+    """Return a station's latest parcels, newest first."""
+    sql = (
+        f"SELECT {PARCEL_COLUMNS} FROM parcels p WHERE p.station = ? ORDER BY p.ts_ms DESC LIMIT ?"
+    )
+    return conn.execute(sql, (station, limit)).fetchall()
+
+
+def station_faults(conn: sqlite3.Connection, station: str, limit: int = 50) -> list[sqlite3.Row]:
+    """Return a station's state and device intervals (open ones have end_ms NULL), newest first."""
+    sql = (
+        "SELECT id, kind, device, state, reason, start_ms, end_ms FROM station_events"
+        " WHERE station = ? ORDER BY start_ms DESC LIMIT ?"
+    )
+    return conn.execute(sql, (station, limit)).fetchall()
+
+
+def dead_letters(conn: sqlite3.Connection, station: str, limit: int = 20) -> list[sqlite3.Row]:
+    """Return a station's latest dead letters with the first bytes of each payload."""
+    sql = (
+        "SELECT id, received_ms, topic, payload_bytes, reason, substr(payload, 1, 512) AS head"
+        " FROM dead_letters WHERE station = ? ORDER BY received_ms DESC LIMIT ?"
+    )
+    return conn.execute(sql, (station, limit)).fetchall()
+
+
+def _prefix_end(prefix: str) -> str:
+    """Return the smallest string greater than every string starting with prefix."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def search_parcels(conn: sqlite3.Connection, flt: ParcelFilter, limit: int) -> list[sqlite3.Row]:
+    """Return parcels matching the filter, newest first, at most `limit`."""
+    where: list[str] = []
+    params: dict = {"limit": limit}
+    source = "parcels p"
+    if flt.barcode:
+        source = "parcel_codes c CROSS JOIN parcels p"
+        where.append("p.event_id = c.event_id")
+        if flt.prefix:
+            where.append("c.text >= :lo AND c.text < :hi")
+            params.update(lo=flt.barcode, hi=_prefix_end(flt.barcode))
+        else:
+            where.append("c.text = :code")
+            params["code"] = flt.barcode
+    if flt.station:
+        where.append("p.station = :station")
+        params["station"] = flt.station
+    if flt.outcome:
+        where.append("p.outcome = :outcome")
+        params["outcome"] = flt.outcome
+    if flt.since_ms is not None:
+        where.append("p.ts_ms >= :since")
+        params["since"] = flt.since_ms
+    if flt.until_ms is not None:
+        where.append("p.ts_ms < :until")
+        params["until"] = flt.until_ms
+    if flt.after is not None:
+        where.append("(p.ts_ms < :c_ts OR (p.ts_ms = :c_ts AND p.event_id < :c_id))")
+        params.update(c_ts=flt.after[0], c_id=flt.after[1])
+    sql = f"SELECT DISTINCT {PARCEL_COLUMNS} FROM {source}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY p.ts_ms DESC, p.event_id DESC LIMIT :limit"
+    return conn.execute(sql, params).fetchall()
+
+
+def parcel(conn: sqlite3.Connection, event_id: str) -> sqlite3.Row | None:
+    """Return one stored parcel with its payload, or None."""
+    sql = f"SELECT {PARCEL_COLUMNS}, p.payload FROM parcels p WHERE p.event_id = ?"
+    return conn.execute(sql, (event_id,)).fetchone()
+
+
+def parcel_codes(conn: sqlite3.Connection, event_id: str) -> list[sqlite3.Row]:
+    """Return every code stored for a parcel."""
+    sql = "SELECT text, symbology, kind, check_ok FROM parcel_codes WHERE event_id = ?"
+    return conn.execute(sql, (event_id,)).fetchall()
+
+
+def counters(conn: sqlite3.Connection) -> dict[str, float]:
+    """Return the ingest counters as {name: value}."""
+    return dict(conn.execute("SELECT name, value FROM counters").fetchall())
+
+
+def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Return row counts of the store's tables (counts read the smallest index)."""
+    names = ("parcels", "parcel_codes", "stations", "station_events", "dead_letters")
+    return {n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+
+
+def database_bytes(conn: sqlite3.Connection) -> int:
+    """Return the size of the main database file in bytes as SQLite sees it."""
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    return pages * conn.execute("PRAGMA page_size").fetchone()[0]

@@ -1,0 +1,86 @@
+"""Run the web UI under waitress; refuse non-loopback addresses without an access token."""
+
+import ipaddress
+import logging
+import signal
+import threading
+from typing import Any
+
+from flask import Flask
+from waitress import wasyncore
+from waitress.server import create_server
+
+from dockscan.config import SiteConfig
+from dockscan.errors import ConfigError
+from gateway.web import create_app
+
+logger = logging.getLogger(__name__)
+DEFAULT_THREADS = 12
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """Split 'host:port' or '[v6]:port' into host and port, or raise ConfigError."""
+    host, sep, port = bind.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError("site config", "gateway.http_bind", f"{bind!r} is not host:port")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether a bind host only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build(cfg: SiteConfig, bind: str | None = None, threads: int = DEFAULT_THREADS) -> tuple:
+    """Create the app and a waitress server for it (not yet serving); return (app, server)."""
+    host, port = parse_bind(bind or cfg.gateway.http_bind)
+    app = create_app(cfg)
+    if not is_loopback(host) and not app.config["ACCESS_TOKEN"]:
+        raise ConfigError(
+            "site config",
+            "gateway.access_token_env",
+            f"refusing to serve on {host}, which is not a loopback address, without an access"
+            " token: name an environment variable holding one in gateway.access_token_env",
+        )
+    server = create_server(app, host=host, port=port, threads=threads, ident="dockscan")
+    return app, server
+
+
+def serve(cfg: SiteConfig, bind: str | None = None) -> None:
+    """Serve the UI until interrupted (the `dockscan gateway ui` command)."""
+    app, server = build(cfg, bind)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    logger.info("web UI on http://%s:%s/ (store %s)", server.effective_host, server.effective_port,
+                app.config["DATABASE"])  # fmt: skip
+    try:
+        server.run()  # returns after SIGINT/SIGTERM
+    finally:
+        logger.info("web UI stopping")
+        stop_server(server)
+        shutdown(app)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into the KeyboardInterrupt waitress stops on."""
+    raise KeyboardInterrupt
+
+
+def stop_server(server: Any) -> None:
+    """Close a waitress server's listener and connections and join its worker threads."""
+    server.close()
+    wasyncore.close_all(server._map)
+    server.task_dispatcher.shutdown(timeout=5)
+
+
+def shutdown(app: Flask) -> None:
+    """Close the app's database connections and its MQTT client."""
+    state = app.extensions["dockscan"]
+    state.publisher.close()
+    state.db.close_all()

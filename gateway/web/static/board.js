@@ -1,0 +1,62 @@
+// Live station board: refetch the server-rendered rows whenever the server sends a board event.
+(function () {
+  "use strict";
+  var live = document.getElementById("board-live");
+  if (!live) { return; }
+  var status = document.getElementById("live-status");
+  var offset = 0; // server clock minus browser clock, from the rendered data-now
+
+  function setStatus(text, on) {
+    status.textContent = text;
+    status.className = on ? "live-status on" : "live-status";
+  }
+
+  function age(ms) {
+    var s = Math.max(0, Math.floor((Date.now() + offset - ms) / 1000));
+    if (s < 60) { return s + " s"; }
+    if (s < 3600) { return Math.floor(s / 60) + " min"; }
+    if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min"; }
+    return Math.floor(s / 86400) + " d";
+  }
+
+  function syncClock() {
+    var tally = live.querySelector("[data-now]");
+    if (tally) { offset = Number(tally.getAttribute("data-now")) - Date.now(); }
+  }
+
+  function tick() {
+    var cells = live.querySelectorAll("[data-since-ms]");
+    for (var i = 0; i < cells.length; i++) {
+      cells[i].textContent = age(Number(cells[i].getAttribute("data-since-ms")));
+    }
+  }
+
+  function refresh() {
+    fetch(live.getAttribute("data-live-url"), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (html) {
+        live.innerHTML = html; // server-rendered and escaped by Jinja
+        syncClock();
+        live.setAttribute("data-refreshed", String(Date.now()));
+      })
+      .catch(function () { setStatus("update failed, retrying", false); });
+  }
+
+  function connect() {
+    var source = new EventSource(live.getAttribute("data-events-url"));
+    source.addEventListener("board", refresh);
+    source.onopen = function () { setStatus("live", true); };
+    source.onerror = function () {
+      setStatus("reconnecting…", false);
+      if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 5000); }
+    };
+  }
+
+  var form = document.getElementById("board-filters");
+  if (form) {
+    form.addEventListener("change", function () { form.submit(); });
+  }
+  syncClock();
+  setInterval(tick, 1000);
+  connect();
+})();

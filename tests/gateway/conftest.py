@@ -1,0 +1,93 @@
+"""Fixtures for the web UI tests: a seeded store, the app, a live waitress server, chromium."""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dockscan.config import SiteConfig, parse_config
+from dockscan.events import ParcelEvent
+from gateway.web import create_app
+from gateway.web.server import shutdown, stop_server
+from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
+from tests.support.broker import free_port, wait_port
+
+OPERATOR = "op-token-0123456789"
+VIEWER = "view-token-0123456789"
+
+
+@dataclass
+class WebSite:
+    """A seeded store and the config the app runs with."""
+
+    path: Path
+    conn: sqlite3.Connection
+    cfg: SiteConfig
+    events: list[ParcelEvent]
+
+
+def site_config(db: Path, broker_url: str = "mqtt://127.0.0.1:1", extra: dict | None = None):
+    """Return a site config (Europe/Berlin) naming the seeded stations plus one never seen."""
+    stations = [{"id": s, "dock": d} for s, d in SEED_STATIONS.items()]
+    stations.append({"id": "st-new", "dock": "D2"})
+    data = {
+        "site": {"id": "hub", "timezone": "Europe/Berlin"},
+        "broker": {"url": broker_url},
+        "gateway": {"database": str(db), **(extra or {})},
+        "stations": stations,
+    }
+    return parse_config(data)
+
+
+@pytest.fixture
+def web_site(tmp_path: Path) -> Iterator[WebSite]:
+    """A real SQLite store filled with the standard seed."""
+    path = tmp_path / "gateway.db"
+    conn = create_db(path)
+    events = seed_site(conn)
+    yield WebSite(path, conn, site_config(path), events)
+    conn.close()
+
+
+@pytest.fixture
+def web_app(web_site: WebSite) -> Iterator[Flask]:
+    """The app over the seeded store, with viewer and operator tokens unset (open viewing)."""
+    app = create_app(web_site.cfg, {"TESTING": True, "OPERATOR_TOKEN": OPERATOR})
+    yield app
+    shutdown(app)
+
+
+@pytest.fixture
+def web_client(web_app: Flask) -> FlaskClient:
+    """A test client for the app."""
+    return web_app.test_client()
+
+
+@dataclass
+class LiveServer:
+    """A waitress server running the app in a thread."""
+
+    url: str
+    app: Flask
+
+
+@pytest.fixture
+def live_server(web_site: WebSite) -> Iterator[LiveServer]:
+    """Run the app under waitress on a free loopback port, in a thread."""
+    from waitress.server import create_server
+
+    app = create_app(web_site.cfg, {"OPERATOR_TOKEN": OPERATOR, "SSE_POLL_S": 0.2})
+    port = free_port()
+    server = create_server(app, host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
+    thread.start()
+    wait_port(port)
+    yield LiveServer(f"http://127.0.0.1:{port}", app)
+    stop_server(server)
+    thread.join(5)
+    shutdown(app)
