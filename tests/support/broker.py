@@ -60,7 +60,7 @@ class Mosquitto:
         body = conf.read_text() + f"\n{extra}\n"
         if "\nlistener " not in "\n" + body:
             body += f"listener {self.port} 127.0.0.1\n"
-        if "persistence_location" not in body:
+        if "\npersistence_location " not in "\n" + body:  # not the comment in the template
             body += f"persistence_location {self.workdir}/\n"
         if os.geteuid() == 0 and "\nuser " not in body:
             body += "user root\n"  # else mosquitto drops to `mosquitto` and cannot read tmp dirs
