@@ -122,7 +122,7 @@ class SerialLink:
         if state == self.state:
             return
         self.state = state
-        (logger.info if state == "ok" else logger.warning)("%s: %s", state, reason)
+        (logger.warning if state == "disconnected" else logger.info)("%s: %s", state, reason)
         if self.on_change is not None and state != "closed":
             self.on_change(state, reason)
 

@@ -71,9 +71,13 @@ class ScaleSim(SerialSim):
 
     def inject_garbage(self, size: int = 24) -> bytes:
         """Send `size` random non-digit bytes down the line; return them."""
-        junk = bytes(self._rng.choice(GARBAGE_POOL) for _ in range(size))
+        junk = self.inject_garbage_bytes(size)
         self.send(junk)
         return junk
+
+    def inject_garbage_bytes(self, size: int = 24) -> bytes:
+        """Return `size` random bytes without digits (line noise that can never be a weight)."""
+        return bytes(self._rng.choice(GARBAGE_POOL) for _ in range(size))
 
     def auto_parcels(
         self, every: tuple[float, float], weight: tuple[float, float] = (0.2, 25.0)

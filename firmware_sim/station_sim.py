@@ -1,0 +1,143 @@
+"""SimulatedStation: one scale and one scanner driven together, parcel after parcel."""
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware_sim.codes import SimCode, random_code
+from firmware_sim.scales import ScaleSim, make_scale_sim
+from firmware_sim.scanner import ScannerSim
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SimParcel:
+    """Ground truth for one simulated parcel."""
+
+    index: int
+    code: SimCode
+    kg: float | None  # None: nothing was placed (no-weight)
+    scanned: bool  # False: no-read
+    t_start: float = 0.0
+    t_removed: float = 0.0
+
+
+@dataclass
+class StationMix:
+    """How parcels vary: fractions of no-read, no-weight and invalid check digits."""
+
+    no_read: float = 0.1
+    no_weight: float = 0.05
+    invalid: float = 0.05
+    weight_kg: tuple[float, float] = (0.3, 25.0)
+
+
+@dataclass
+class StationTiming:
+    """Parcel timing: a slot of `interval` seconds (fixed or a range) per parcel."""
+
+    interval: tuple[float, float] = (1.0, 3.0)
+    scan_after_s: float = 0.2
+    gap_s: float = 0.3  # platform empty before the next parcel
+
+
+class SimulatedStation:
+    """Place a parcel, type its code while it settles, remove it; repeat `count` times."""
+
+    def __init__(
+        self,
+        scale: ScaleSim,
+        scanner: ScannerSim,
+        *,
+        timing: StationTiming | None = None,
+        mix: StationMix | None = None,
+        count: int | None = None,
+        seed: int | None = None,
+        own_devices: bool = False,
+    ) -> None:
+        self.scale, self.scanner = scale, scanner
+        self.timing, self.mix = timing or StationTiming(), mix or StationMix()
+        self.count, self.own_devices = count, own_devices
+        self.parcels: list[SimParcel] = []
+        self.done = threading.Event()
+        self._rng = random.Random(seed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def on_links(
+        cls,
+        scale_link: str | Path,
+        scanner_link: str | Path,
+        *,
+        protocol: str = "mt-sics",
+        terminator: str = "cr",
+        seed: int | None = None,
+        **kwargs: object,
+    ) -> "SimulatedStation":
+        """Create a station that owns a new scale and scanner simulator on these links."""
+        scale = make_scale_sim(protocol, str(scale_link), seed=seed)
+        scanner = ScannerSim(scanner_link, terminator=terminator, seed=seed)
+        return cls(scale, scanner, seed=seed, own_devices=True, **kwargs)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        """Start the devices (if owned) and the parcel thread."""
+        if self.own_devices:
+            self.scale.start()
+            self.scanner.start()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="sim-station", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the parcel thread and the devices it owns."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        if self.own_devices:
+            self.scanner.stop()
+            self.scale.stop()
+
+    def truth(self) -> list[SimParcel]:
+        """Return a copy of the parcels produced so far."""
+        with self._lock:
+            return list(self.parcels)
+
+    def _run(self) -> None:
+        """Run parcel slots until stopped or `count` parcels are done."""
+        index = 0
+        while not self._stop.is_set() and (self.count is None or index < self.count):
+            self._parcel(index)
+            index += 1
+        self.done.set()
+
+    def _parcel(self, index: int) -> None:
+        """Run one slot: place, scan while settling, remove, wait for the next slot."""
+        rng, mix, timing = self._rng, self.mix, self.timing
+        slot = rng.uniform(*timing.interval)
+        code = random_code(rng, valid=rng.random() >= mix.invalid)
+        weighed = rng.random() >= mix.no_weight
+        scanned = rng.random() >= mix.no_read or not weighed  # always scan a no-weight parcel
+        kg = round(rng.uniform(*mix.weight_kg), 3) if weighed else None
+        start = time.monotonic()
+        parcel = SimParcel(index, code, kg, scanned, t_start=start)
+        with self._lock:
+            self.parcels.append(parcel)
+        if kg is not None:
+            self.scale.place(kg)
+        if self._stop.wait(timing.scan_after_s):
+            return
+        if scanned:
+            self.scanner.type_code(code)
+        self._stop.wait(max(0.0, slot - timing.gap_s - timing.scan_after_s))
+        if kg is not None:
+            self.scale.remove()
+        parcel.t_removed = time.monotonic()
+        logger.debug("parcel %d: %s kg=%s scanned=%s", index, code.text, kg, scanned)
+        self._stop.wait(max(0.0, start + slot - time.monotonic()))
