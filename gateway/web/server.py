@@ -15,7 +15,6 @@ from dockscan.errors import ConfigError
 from gateway.web import create_app
 
 logger = logging.getLogger(__name__)
-DEFAULT_THREADS = 12
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -37,10 +36,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build(cfg: SiteConfig, bind: str | None = None, threads: int = DEFAULT_THREADS) -> tuple:
-    """Create the app and a waitress server for it (not yet serving); return (app, server)."""
+def build(cfg: SiteConfig, bind: str | None = None, test_config: dict | None = None) -> tuple:
+    """Create the app and a waitress server for it (not yet serving); return (app, server).
+
+    Live board streams each hold a worker thread, so the server gets PAGE_THREADS more threads
+    than SSE_MAX_STREAMS: pages, API and metrics always have threads of their own.
+    """
     host, port = parse_bind(bind or cfg.gateway.http_bind)
-    app = create_app(cfg)
+    app = create_app(cfg, test_config)
+    threads = app.config["SSE_MAX_STREAMS"] + app.config["PAGE_THREADS"]
     if not is_loopback(host) and not app.config["ACCESS_TOKEN"]:
         raise ConfigError(
             "site config",

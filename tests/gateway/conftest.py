@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from dockscan.config import SiteConfig, parse_config
 from dockscan.events import ParcelEvent
 from gateway.web import create_app
-from gateway.web.server import shutdown, stop_server
+from gateway.web.server import build, shutdown, stop_server
 from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
 from tests.support.broker import free_port, wait_port
 
@@ -79,11 +79,9 @@ class LiveServer:
 @pytest.fixture
 def live_server(web_site: WebSite) -> Iterator[LiveServer]:
     """Run the app under waitress on a free loopback port, in a thread."""
-    from waitress.server import create_server
-
-    app = create_app(web_site.cfg, {"OPERATOR_TOKEN": OPERATOR, "SSE_POLL_S": 0.2})
     port = free_port()
-    server = create_server(app, host="127.0.0.1", port=port, threads=8)
+    settings = {"OPERATOR_TOKEN": OPERATOR, "SSE_POLL_S": 0.2, "SSE_MAX_STREAMS": 3}
+    app, server = build(web_site.cfg, f"127.0.0.1:{port}", settings)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
     wait_port(port)

@@ -1,0 +1,94 @@
+"""/metrics in the Prometheus text format and the /healthz probe."""
+
+import re
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+from gateway.web import create_app
+from gateway.web.server import shutdown
+from tests.gateway.conftest import WebSite, site_config
+from tests.gateway.web_data import now_ms, set_counters
+
+SAMPLE = re.compile(r'^dockscan_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$')
+
+
+def _samples(text: str) -> dict[str, float]:
+    """Parse sample lines into {name{labels}: value}, checking every line's syntax."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# "):
+            assert re.match(r"^# (HELP|TYPE) dockscan_[a-z_]+ ", line), line
+            continue
+        assert SAMPLE.match(line), line
+        name, value = line.rsplit(" ", 1)
+        out[name] = float(value)
+    return out
+
+
+def test_metrics_expose_counters_tables_and_states(
+    web_client: FlaskClient, web_site: WebSite
+) -> None:
+    resp = web_client.get("/metrics")
+    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    m = _samples(resp.get_data(as_text=True))
+    assert m["dockscan_events_ingested_total"] == 10
+    assert m["dockscan_events_duplicate_total"] == 2
+    assert m["dockscan_dead_letters_total"] == 2
+    assert m['dockscan_table_rows{table="parcels"}'] == len(web_site.events)
+    assert m['dockscan_table_rows{table="dead_letters"}'] == 2
+    assert m['dockscan_station_state{station="st-b1",state="offline"}'] == 1
+    assert m['dockscan_station_state{station="st-b1",state="online"}'] == 0
+    assert m['dockscan_station_state{station="st-new",state="unknown"}'] == 1
+    assert m['dockscan_station_outbox_depth{station="st-a1"}'] == 3
+    assert m["dockscan_database_size_bytes"] >= web_site.path.stat().st_size > 0
+    assert m["dockscan_broker_connected"] == 1
+
+
+def test_latency_histogram_is_cumulative(web_client: FlaskClient) -> None:
+    m = _samples(web_client.get("/metrics").get_data(as_text=True))
+    buckets = [v for k, v in m.items() if k.startswith("dockscan_ingest_latency_seconds_bucket")]
+    assert len(buckets) == 12 and buckets == sorted(buckets)
+    assert m['dockscan_ingest_latency_seconds_bucket{le="0.05"}'] == 9
+    assert m['dockscan_ingest_latency_seconds_bucket{le="+Inf"}'] == 10
+    assert m["dockscan_ingest_latency_seconds_count"] == 10
+
+
+def test_healthz_ok_then_failing(web_client: FlaskClient, web_site: WebSite) -> None:
+    resp = web_client.get("/healthz")
+    assert resp.status_code == 200 and resp.json["status"] == "ok"
+    set_counters(web_site.conn, {"broker_connected": 0})
+    resp = web_client.get("/healthz")
+    assert resp.status_code == 503 and resp.json["checks"]["broker"] == "disconnected"
+    set_counters(web_site.conn, {"broker_connected": 1, "heartbeat_ms": now_ms() - 120_000})
+    resp = web_client.get("/healthz")
+    assert resp.status_code == 503 and "heartbeat" in resp.json["checks"]["ingest"]
+
+
+def test_missing_database_answers_503_with_a_reason(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.db"
+    app = create_app(site_config(missing), {"TESTING": True})
+    client = app.test_client()
+    resp = client.get("/healthz")
+    assert resp.status_code == 503 and "unreadable" in resp.json["checks"]["database"]
+    resp = client.get("/")
+    assert resp.status_code == 503 and "gateway database" in resp.get_data(as_text=True)
+    assert client.get("/api/stations").json["error"].startswith("the gateway database")
+    assert not missing.exists()  # the UI never creates the store
+    shutdown(app)
+
+
+def test_ui_cannot_write_the_store(web_app, web_site: WebSite) -> None:
+    from gateway.web import web
+
+    with web_app.app_context():
+        conn = web().db.conn()
+        try:
+            conn.execute("DELETE FROM parcels")
+        except Exception as exc:  # sqlite3.OperationalError: attempt to write a readonly database
+            assert "readonly" in str(exc)
+        else:
+            raise AssertionError("the web connection could write")
+    assert web_site.conn.execute("SELECT count(*) FROM parcels").fetchone()[0] == len(
+        web_site.events
+    )

@@ -1,0 +1,102 @@
+"""The waitress server: loopback by default, refusal elsewhere without a token, live SSE."""
+
+import http.client
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from dockscan.errors import ConfigError
+from gateway.web.server import build, parse_bind, stop_server
+from tests.gateway.conftest import LiveServer, WebSite, site_config
+from tests.gateway.web_data import insert_parcel, make_event, now_ms, set_state
+from tests.support.broker import free_port, wait_port
+
+
+def test_non_loopback_bind_needs_an_access_token(
+    web_site: WebSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r"gateway\.access_token_env") as err:
+        build(web_site.cfg, "0.0.0.0:0")
+    assert "not a loopback address" in str(err.value)
+    monkeypatch.setenv("DOCKSCAN_TEST_UI_TOKEN", "a-long-enough-token")
+    cfg = site_config(web_site.path, extra={"access_token_env": "DOCKSCAN_TEST_UI_TOKEN"})
+    app, server = build(cfg, "0.0.0.0:0")
+    assert app.config["ACCESS_TOKEN"] == "a-long-enough-token"
+    stop_server(server)
+
+
+def test_bind_must_be_host_and_port() -> None:
+    assert parse_bind("127.0.0.1:8099") == ("127.0.0.1", 8099)
+    assert parse_bind("[::1]:8099") == ("::1", 8099)
+    for bad in ("localhost", ":80", "127.0.0.1:http", "127.0.0.1:70000"):
+        with pytest.raises(ConfigError, match=r"gateway\.http_bind"):
+            parse_bind(bad)
+
+
+def test_serve_runs_waitress_and_stops_on_sigterm(web_site: WebSite) -> None:
+    port = free_port()
+    code = (
+        "import json, sys; from dockscan.config import parse_config;"
+        " from gateway.web.server import serve;"
+        f" serve(parse_config(json.loads(sys.argv[1])), '127.0.0.1:{port}')"
+    )
+    cfg_json = web_site.cfg.model_dump_json()
+    proc = subprocess.Popen([sys.executable, "-c", code, cfg_json], stderr=subprocess.PIPE)
+    try:
+        wait_port(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            assert resp.headers["Server"] == "dockscan"  # waitress, not the Flask dev server
+            assert json.load(resp)["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err.decode()
+
+
+def _read_event(resp: http.client.HTTPResponse, deadline: float) -> str:
+    """Read SSE lines until an 'event:' line arrives; return its name."""
+    while time.monotonic() < deadline:
+        line = resp.fp.readline().decode()
+        if line.startswith("event: "):
+            return line[7:].strip()
+    raise TimeoutError("no server-sent event")
+
+
+def test_board_stream_notifies_on_parcel_and_state_change(
+    live_server: LiveServer, web_site: WebSite
+) -> None:
+    conn = http.client.HTTPConnection(live_server.url.removeprefix("http://"), timeout=5)
+    conn.request("GET", "/events/board")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    assert _read_event(resp, time.monotonic() + 5) == "board"  # initial state
+    insert_parcel(web_site.conn, make_event("st-a1", 77, now_ms()))
+    assert _read_event(resp, time.monotonic() + 5) == "board"
+    set_state(web_site.conn, "st-a2", "offline")
+    assert _read_event(resp, time.monotonic() + 5) == "board"
+    conn.close()
+
+
+def test_open_streams_are_bounded(live_server: LiveServer) -> None:
+    limit = live_server.app.config["SSE_MAX_STREAMS"]
+    host = live_server.url.removeprefix("http://")
+    conns = []
+    for _ in range(limit):
+        conn = http.client.HTTPConnection(host, timeout=5)
+        conn.request("GET", "/events/board")
+        assert conn.getresponse().status == 200
+        conns.append(conn)
+    extra = http.client.HTTPConnection(host, timeout=5)
+    extra.request("GET", "/events/board")
+    resp = extra.getresponse()
+    assert resp.status == 503 and resp.headers["Retry-After"]
+    resp.read()
+    extra.request("GET", "/api/stations")  # pages keep threads of their own
+    assert extra.getresponse().status == 200
+    for conn in [*conns, extra]:
+        conn.close()
