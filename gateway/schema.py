@@ -1,6 +1,8 @@
-"""The gateway's SQLite schema (version 1): tables and indexes for ingest, UI and API."""
+"""The gateway's SQLite schema: the version-1 tables, later migrations, and how to apply them."""
 
-SCHEMA_VERSION = 1
+import sqlite3
+
+from dockscan.errors import StoreError
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,8 +53,8 @@ CREATE TABLE IF NOT EXISTS stations (
     version TEXT,
     devices TEXT NOT NULL DEFAULT '{}',      -- JSON: id -> {kind, state, reason, since}
     counters TEXT NOT NULL DEFAULT '{}',     -- JSON from telemetry
-    last_seq INTEGER,
-    seq_gaps INTEGER NOT NULL DEFAULT 0
+    last_seq INTEGER,                        -- highest seq committed
+    seq_gaps INTEGER NOT NULL DEFAULT 0      -- seq numbers found missing (see seq_checked)
 );
 
 CREATE TABLE IF NOT EXISTS station_events (
@@ -87,3 +89,65 @@ CREATE INDEX IF NOT EXISTS dead_letters_station ON dead_letters (station, receiv
 -- broker_connected (0/1), heartbeat_ms (last time the ingest loop ran).
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
 """
+
+# Migration N turns a version N-1 database into version N. Append, never edit a shipped one.
+MIGRATIONS: dict[int, str] = {
+    2: """
+    -- Gap detection checkpoint: every seq up to here has been checked for holes.
+    ALTER TABLE stations ADD COLUMN seq_checked INTEGER;
+    CREATE INDEX IF NOT EXISTS parcels_barcode ON parcels (barcode);
+    CREATE INDEX IF NOT EXISTS station_events_kind ON station_events (kind, start_ms);
+    """,
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version of an open database (0 when it has no tables yet)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "parcels" not in tables:
+        return 0
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version or 1  # version-1 databases were created before the version was recorded
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Create or upgrade the schema to SCHEMA_VERSION in one transaction; return the old version.
+
+    `conn` must be in autocommit mode (isolation_level=None); the version is read under the
+    write lock, so two processes starting together migrate once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        old = schema_version(conn)
+        if old > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema is version {old}, newer than this gateway's {SCHEMA_VERSION}:"
+                " upgrade dockscan"
+            )
+        steps = [DDL] if old == 0 else []
+        steps += [MIGRATIONS[v] for v in range(max(old, 1) + 1, SCHEMA_VERSION + 1)]
+        for script in steps:
+            for statement in _statements(script):
+                conn.execute(statement)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return old
+
+
+def _statements(script: str) -> list[str]:
+    """Split a DDL script into complete statements (executescript would commit on its own)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return [s for s in out if s.strip(" ;\n")]

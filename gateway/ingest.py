@@ -1,0 +1,303 @@
+"""The ingest loop: MQTT in, validate, batch, commit, then PUBACK and publish the end-to-end acks.
+
+One thread owns both the paho client (driven with `client.loop()`) and the SQLite connection.
+Messages are acknowledged to the broker (manual_ack) only after their batch is committed, so the
+broker's in-flight window is the only queue: when the store falls behind, the broker holds back.
+"""
+
+import logging
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from dockscan import __version__
+from dockscan.config import SiteConfig
+from dockscan.events import Ack, GatewayStatus, ParcelEvent
+from dockscan.ids import utcnow
+from dockscan.logs import RateLimitedLog
+from dockscan.mqtt import Will, is_v5, make_client, publish_json, topics_for
+from gateway import liveness
+from gateway.clock import now_ms
+from gateway.retention import Retention
+from gateway.store import Batch, Store, Written
+from gateway.validate import Rejected, decode, parse_topic
+
+logger = logging.getLogger(__name__)
+TICK_S = 1.0
+GAP_CHECK_S = 2.0
+
+
+class Ingest:
+    """One gateway worker: subscribes, stores, acknowledges; runs until `stop` is set."""
+
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        stop: threading.Event,
+        *,
+        client_id: str | None = None,
+        shared_group: str | None = None,
+        owns_liveness: bool = True,
+    ) -> None:
+        self.cfg, self.gw, self.stop = cfg, cfg.gateway, stop
+        self.client_id = client_id or cfg.gateway.id
+        self.group = shared_group if shared_group is not None else cfg.gateway.shared_group
+        self.owns_liveness = owns_liveness
+        self.topics = topics_for(cfg.broker)
+        self.defaults = liveness.Defaults(
+            stale_after_intervals=cfg.gateway.stale_after_intervals,
+            station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
+        )
+        self.batch = Batch()
+        self.received = 0
+        self.connected = False
+        self.counts: dict[str, float] = {}
+        self.session = 0
+        self.rlog = RateLimitedLog(logger)
+        self.store: Store | None = None
+        self.client: mqtt.Client | None = None
+
+    # -- MQTT ---------------------------------------------------------------------------------
+
+    def _status(self, state: str) -> bytes:
+        """Return this gateway's status payload for the current session."""
+        return GatewayStatus(
+            gateway=self.client_id,
+            state=state,
+            session=self.session,
+            ts=utcnow(),
+            version=__version__,
+        ).to_json()  # type: ignore[arg-type]
+
+    def _subscriptions(self) -> list[tuple[str, int]]:
+        """Return the topic filters this worker subscribes to, all at QoS 1."""
+        site = self.cfg.site.id
+        parcel = self.topics.subscription("parcel", site)
+        if self.group:
+            parcel = f"$share/{self.group}/{parcel}"
+        subs = [(parcel, 1)]
+        if self.owns_liveness:
+            subs += [(self.topics.subscription(k, site), 1) for k in ("status", "telemetry")]
+        return subs
+
+    def _make_client(self) -> mqtt.Client:
+        """Create the paho client: manual acks, our Will, a receive window of two batches."""
+        will = Will(self.topics.gateway_status(self.cfg.site.id, self.client_id), b"")
+        client = make_client(self.cfg.broker, self.client_id, will)
+        client.manual_ack_set(True)
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        props, kwargs = None, {}
+        if is_v5(client):
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.cfg.broker.session_expiry_s
+            props.ReceiveMaximum = min(65535, 2 * self.gw.batch_size)
+            kwargs["clean_start"] = False
+        broker = self.cfg.broker
+        client.connect_async(
+            broker.host, broker.port, broker.keepalive_s, properties=props, **kwargs
+        )
+        return client
+
+    def _connect(self) -> bool:
+        """Connect (or reconnect) with backoff until connected or stopped; return connected."""
+        assert self.client and self.store
+        delay = 0.5
+        while not self.stop.is_set():
+            self.session = self.store.next_session(self.client_id)
+            self.client.will_set(
+                self.topics.gateway_status(self.cfg.site.id, self.client_id),
+                self._status("offline"),
+                qos=1,
+                retain=True,
+            )
+            try:
+                self.client.reconnect()
+                return True
+            except OSError as exc:
+                self.rlog.warning("connect", "broker %s unreachable: %s", self.cfg.broker.url, exc)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+        return False
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        """Subscribe and publish our retained online status, or log a refused connection."""
+        if reason_code.is_failure:
+            logger.error("broker refused the connection: %s", reason_code)
+            return
+        self.connected = True
+        subs = self._subscriptions()
+        client.subscribe(subs)
+        topic = self.topics.gateway_status(self.cfg.site.id, self.client_id)
+        publish_json(client, topic, self._status("online"), qos=1, retain=True)
+        logger.info(
+            "connected to %s as %s (session %d, present=%s), subscribed to %s",
+            self.cfg.broker.url, self.client_id, self.session, flags.session_present,
+            ", ".join(s for s, _ in subs),
+        )  # fmt: skip
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        """Note the lost connection; the run loop reconnects."""
+        self.connected = False
+        logger.warning("disconnected from broker: %s", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        """Validate one message into the batch; failures become dead letters, never exceptions."""
+        received = now_ms()
+        if not self.batch:
+            self.batch.opened = time.monotonic()
+        self.received += 1
+        if msg.qos:
+            self.batch.pubacks.append((msg.mid, msg.qos))
+        topic = msg.topic
+        station = None
+        try:
+            parts = parse_topic(self.topics, topic)
+            station = parts.station
+            if parts.kind == "status" and not msg.payload:
+                logger.info("station %s retired (retained status cleared)", parts.station)
+                return
+            value = decode(parts, msg.payload, self.gw.max_payload_bytes)
+        except Rejected as exc:
+            reason = exc.reason
+        except Exception as exc:  # the loop never dies on input
+            logger.exception("unexpected error validating a message on %s", topic)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+        else:
+            if isinstance(value, ParcelEvent):
+                self.batch.parcels.append((value, msg.payload, received))
+            else:
+                self.batch.signals.append((value, received))  # type: ignore[arg-type]
+            return
+        payload = msg.payload[: self.gw.dead_letter_payload_bytes]
+        self.batch.dead.append((received, topic, station, payload, len(msg.payload), reason))
+        self.rlog.warning("dead:" + reason[:20], "dead letter from %s: %s", topic, reason)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def flush(self) -> Written | None:
+        """Commit the batch; then PUBACK its messages and publish one Ack per station."""
+        assert self.store and self.client
+        batch, self.batch = self.batch, Batch()
+        if not batch:
+            return None
+        counts, self.counts = self.counts, {}
+        try:
+            written = self.store.write(batch, counts)
+        except Exception:
+            logger.exception("commit failed; the batch stays unacknowledged and is retried")
+            self.batch, self.counts = batch, counts
+            self.stop.wait(0.5)
+            return None
+        if self.connected:
+            for mid, qos in batch.pubacks:
+                self.client.ack(mid, qos)
+        acks = 0
+        for (site, station), ids in written.ids.items():
+            ack = Ack(gateway=self.client_id, ids=ids, ts=utcnow())  # type: ignore[arg-type]
+            publish_json(self.client, self.topics.ack(site, station), ack.to_json(), qos=1)
+            acks += 1
+        self.counts["acks_sent_total"] = self.counts.get("acks_sent_total", 0) + acks
+        return written
+
+    def _due(self, read_now: bool) -> bool:
+        """Return whether the batch should be committed now (size, age, or nothing more to read)."""
+        if not self.batch:
+            return False
+        if len(self.batch.parcels) >= self.gw.batch_size or not self.connected:
+            return True
+        if time.monotonic() - self.batch.opened >= self.gw.batch_ms / 1000:
+            return True
+        return self.gw.flush_when_idle and not read_now
+
+    def run(self) -> None:
+        """Connect, ingest until stopped, then commit, ack, say offline and disconnect."""
+        self.store = Store(self.gw.database)
+        self.store.ensure_stations(self.cfg.site.id, [(s.id, s.dock) for s in self.cfg.stations])
+        retention = Retention(self.gw) if self.owns_liveness else None
+        self.client = self._make_client()
+        next_tick = next_gaps = time.monotonic()
+        try:
+            if not self._connect():
+                return
+            while not self.stop.is_set():
+                wait = TICK_S
+                if self.batch:
+                    wait = 0.0 if self.gw.flush_when_idle else self._batch_left()
+                before = self.received
+                rc = self.client.loop(wait)
+                if self._due(self.received != before):
+                    self.flush()
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    self.connected = False
+                    self.flush()
+                    if not self._connect():
+                        break
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + TICK_S
+                    do_gaps = now >= next_gaps
+                    next_gaps = now + GAP_CHECK_S if do_gaps else next_gaps
+                    self._tick(retention, do_gaps)
+        finally:
+            self._shutdown()
+
+    def _batch_left(self) -> float:
+        """Return the seconds left before the open batch is due by age."""
+        return max(0.0, self.batch.opened + self.gw.batch_ms / 1000 - time.monotonic())
+
+    def _tick(self, retention: Retention | None, do_gaps: bool) -> None:
+        """Once a second: heartbeat, and (liveness owner) stale check, seq gaps, retention."""
+        assert self.store
+        try:
+            self.store.add_counters(
+                self.counts, {"heartbeat_ms": now_ms(), "broker_connected": int(self.connected)}
+            )
+            self.counts = {}
+            if self.owns_liveness:
+                grace = int(self.gw.seq_gap_grace_s * 1000)
+                self.store.check_liveness(self.defaults, grace if do_gaps else None)
+            if retention is not None:
+                retention.step(self.store.conn, now_ms())
+        except Exception:
+            logger.exception("periodic store work failed; will retry")
+
+    def _shutdown(self) -> None:
+        """Commit what is pending, ack it, publish offline, disconnect and close the store."""
+        client, store = self.client, self.store
+        try:
+            if client is not None and store is not None:
+                self.flush()
+                if self.connected:
+                    topic = self.topics.gateway_status(self.cfg.site.id, self.client_id)
+                    info = publish_json(client, topic, self._status("offline"), qos=1, retain=True)
+                    deadline = time.monotonic() + 3
+                    while time.monotonic() < deadline and not info.is_published():
+                        client.loop(0.05)
+                    client.disconnect()
+                    client.loop_write()
+                store.add_counters(self.counts, {"broker_connected": 0})
+        finally:
+            if store is not None:
+                store.close()
+        logger.info("gateway %s stopped", self.client_id)

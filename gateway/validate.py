@@ -1,0 +1,74 @@
+"""Turn one MQTT message into a contract model, or a one-line reason it goes to dead letters."""
+
+from pydantic import ValidationError
+
+from dockscan.errors import ContractError
+from dockscan.events import Contract, ParcelEvent, StationStatus, Telemetry
+from dockscan.topics import TopicParts, Topics
+
+MODELS: dict[str, type[Contract]] = {
+    "parcel": ParcelEvent,
+    "status": StationStatus,
+    "telemetry": Telemetry,
+}
+
+
+class Rejected(ContractError):
+    """A message that fails validation; `station` is set when the topic named one."""
+
+    def __init__(self, reason: str, station: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.station = reason, station
+
+
+def parse_topic(topics: Topics, topic: str) -> TopicParts:
+    """Return the parts of an ingest topic, or raise Rejected."""
+    try:
+        parts = topics.parse(topic)
+    except ContractError as exc:
+        raise Rejected(f"bad topic: {exc}") from None
+    if parts.kind not in MODELS:
+        raise Rejected(f"unexpected topic kind {parts.kind!r}", parts.station)
+    return parts
+
+
+def decode(parts: TopicParts, payload: bytes, max_bytes: int) -> Contract:
+    """Validate a payload against the model for its topic kind, or raise Rejected."""
+    if len(payload) > max_bytes:
+        raise Rejected(f"oversized payload: {len(payload)} bytes > {max_bytes}", parts.station)
+    model = MODELS[parts.kind]
+    try:
+        value = model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise Rejected(_reason(exc, payload, model), parts.station) from None
+    if value.site != parts.site or value.station != parts.station:  # type: ignore[attr-defined]
+        raise Rejected(
+            f"topic names {parts.site}/{parts.station} but payload says "
+            f"{value.site}/{value.station}",  # type: ignore[attr-defined]
+            parts.station,
+        )
+    return value
+
+
+def _reason(exc: ValidationError, payload: bytes, model: type[Contract]) -> str:
+    """Summarise a validation error in one line, naming its class first."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if first["type"] == "json_invalid":
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return f"invalid UTF-8 at byte {err.start}"
+        return f"bad JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+    if first["type"] == "model_type":
+        return "bad JSON: not an object"
+    loc = ".".join(str(p) for p in first["loc"])
+    if loc == "schema" and first["type"] != "missing":
+        expected = model.model_fields["schema_"].default
+        got = first.get("input")
+        return f"wrong schema version: got {got!r}, expected {expected!r}"
+    missing = [".".join(str(p) for p in e["loc"]) for e in errors if e["type"] == "missing"]
+    if missing:
+        return "missing fields: " + ", ".join(missing[:8]) + ("" if len(missing) <= 8 else ", ...")
+    return f"invalid field {loc}: {first['msg']}{more}"

@@ -1,0 +1,180 @@
+"""Helpers for the gateway ingest tests: site config, events, a gateway subprocess, a station."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from dockscan.events import Barcode, ParcelEvent, Weight
+from dockscan.ids import utcnow, uuid7
+from tests.support.broker import wait_for
+
+SITE = "T1"
+PREFIX = "dockscan/v1"
+
+
+def write_config(tmp: Path, broker_url: str, stations: int = 3, **gateway: object) -> Path:
+    """Write a site config with `stations` stations and gateway overrides; return its path."""
+    settings = {"database": str(tmp / "gw.db"), "batch_ms": 20, "seq_gap_grace_s": 0.5}
+    settings.update(gateway)
+    lines = ["[site]", f'id = "{SITE}"', "[broker]", f'url = "{broker_url}"', "[gateway]"]
+    lines += [f"{k} = {orjson.dumps(v).decode()}" for k, v in settings.items()]
+    for i in range(1, stations + 1):
+        lines += ["[[stations]]", f'id = "st{i}"', f'dock = "d{i}"', "telemetry_interval_s = 1"]
+    path = tmp / "site.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def parcel(station: str, seq: int, code: str = "", **extra: object) -> ParcelEvent:
+    """Return a valid parcel event from `station` with sequence number `seq`."""
+    text = code or f"JJD{seq:012d}"
+    return ParcelEvent(
+        event_id=uuid7(),
+        seq=seq,
+        site=SITE,
+        dock="d" + station.removeprefix("st"),
+        station=station,
+        ts=utcnow(),
+        outcome="OK",
+        barcodes=[Barcode(text=text, symbology="code128", source="cam", kind="unknown",
+                          check_ok=None)],
+        weight=Weight(value=1.25, device_value="1.250", device_unit="kg", stable=True,
+                      raw="S S 1.250 kg", device="scale"),
+        agent_version="test",
+        **extra,
+    )  # fmt: skip
+
+
+def topic(station: str, kind: str) -> str:
+    """Return a station topic of the test site."""
+    return f"{PREFIX}/{SITE}/{station}/{kind}"
+
+
+class Gateway:
+    """`dockscan gateway run` as a real subprocess, logging to a file."""
+
+    def __init__(self, config: Path, *args: str) -> None:
+        self.config, self.args = config, args
+        self.log = config.parent / "gateway.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Gateway":
+        """Start the process and wait until its heartbeat is in the store."""
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "dockscan", "gateway", "run", "-c", str(self.config),
+                 *self.args],
+                stdout=fh, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        db = self.config.parent / "gw.db"
+        wait_for(lambda: self.running and counter(db, "broker_connected") == 1, 15, what="gateway")
+        return self
+
+    @property
+    def running(self) -> bool:
+        """Return whether the process is alive (it fails the test if it died)."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"gateway exited {self.proc.returncode}:\n{self.log.read_text()}")
+        return True
+
+    def stop(self) -> int:
+        """SIGTERM the process and return its exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(20)
+
+    def kill(self) -> None:
+        """SIGKILL the process."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def counter(db: Path, name: str) -> float | None:
+    """Return one counter from the store, or None."""
+    if not db.exists():
+        return None
+    with sqlite3.connect(db, timeout=5) as conn:
+        try:
+            row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return row[0] if row else None
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    """Run a read query against the store."""
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+class Station:
+    """A paho client that publishes like an edge agent and records the gateway's acks."""
+
+    def __init__(self, port: int, name: str = "tester", v5: bool = True) -> None:
+        proto = MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=proto)
+        self.acked: set[str] = set()
+        self.ack_messages = 0
+        self.ack_gateways: set[str] = set()
+        self.lock = threading.Lock()
+        self.client.on_message = self._on_ack
+        self.client.max_inflight_messages_set(200)
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(f"{PREFIX}/{SITE}/+/ack", qos=1)
+        self.client.loop_start()
+
+    def _on_ack(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        ack = orjson.loads(msg.payload)
+        with self.lock:
+            self.acked.update(ack["ids"])
+            self.ack_gateways.add(ack["gateway"])
+            self.ack_messages += 1
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Publish and wait until the broker has it."""
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(10)
+
+    def publish_many(self, items: list[tuple[str, bytes]]) -> None:
+        """Publish many QoS 1 messages and wait for all PUBACKs."""
+        infos = [self.client.publish(t, p, qos=1) for t, p in items]
+        for info in infos:
+            info.wait_for_publish(30)
+
+    def close(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+StartGateway = Callable[..., Gateway]
+
+
+@pytest.fixture(name="gateways")
+def gateways_fixture() -> Iterator[StartGateway]:
+    """Start `dockscan gateway run` processes; any still running are killed at teardown."""
+    started: list[Gateway] = []
+
+    def start(config: Path, *args: str) -> Gateway:
+        gw = Gateway(config, *args)
+        started.append(gw)
+        return gw.start()
+
+    yield start
+    for gw in started:
+        gw.kill()

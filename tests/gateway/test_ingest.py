@@ -1,0 +1,210 @@
+"""Ingest over a real Mosquitto with `dockscan gateway run` as a subprocess."""
+
+import random
+import threading
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.gateway.ingest_support import (
+    PREFIX,
+    SITE,
+    StartGateway,
+    Station,
+    counter,
+    gateways_fixture,  # noqa: F401 (the `gateways` fixture)
+    parcel,
+    query,
+    topic,
+    write_config,
+)
+from tests.support.broker import Mosquitto, wait_for
+
+MALFORMED_KINDS = (
+    "bad JSON",
+    "invalid UTF-8",
+    "wrong schema version",
+    "missing fields",
+    "oversized payload",
+    "topic names",
+)
+
+
+def malformed(i: int, max_bytes: int) -> tuple[str, bytes, str]:
+    """Return (topic, payload, expected reason prefix) for the i-th malformed message."""
+    kind = MALFORMED_KINDS[i % len(MALFORMED_KINDS)]
+    good = parcel("st1", 10_000 + i)
+    doc = orjson.loads(good.to_json())
+    if kind == "bad JSON":
+        return topic("st1", "parcel"), good.to_json()[:-7], kind
+    if kind == "invalid UTF-8":
+        return topic("st1", "parcel"), good.to_json().replace(b"JJD", b"J\xff\xfe"), kind
+    if kind == "wrong schema version":
+        doc["schema"] = "dockscan.parcel/2"
+    elif kind == "missing fields":
+        del doc["seq"], doc["ts"]
+    elif kind == "oversized payload":
+        doc["flags"] = ["x" * (max_bytes + 10)]
+    else:
+        return topic("st2", "parcel"), orjson.dumps(doc), kind  # payload says st1
+    return topic("st1", "parcel"), orjson.dumps(doc), kind
+
+
+def test_10k_events_with_duplicates_and_malformed(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=5, max_payload_bytes=2048,
+                       dead_letter_payload_bytes=256)  # fmt: skip
+    db = tmp_path / "gw.db"
+    gw = gateways(cfg)
+    rng = random.Random(6)
+    events = [parcel(f"st{1 + i % 5}", i // 5) for i in range(9000)]
+    messages = [(topic(e.station, "parcel"), e.to_json()) for e in events]
+    messages += [messages[i] for i in rng.sample(range(9000), 1000)]  # re-deliveries
+    bad = [malformed(i, 2048) for i in range(200)]
+    messages += [(t, p) for t, p, _ in bad]
+    rng.shuffle(messages)
+    assert len(messages) == 10_200
+    station = Station(mosquitto.port)
+    try:
+        station.publish_many(messages)
+        wait_for(lambda: counter(db, "events_duplicate_total") == 1000, 30, what="all events")
+        assert gw.running
+        assert query(db, "SELECT count(*) FROM parcels")[0][0] == 9000
+        assert counter(db, "events_ingested_total") == 9000
+        assert counter(db, "dead_letters_total") == 200
+        reasons = query(db, "SELECT reason, length(payload), payload_bytes FROM dead_letters")
+        assert len(reasons) == 200
+        for kind in MALFORMED_KINDS:
+            found = [r for r in reasons if r[0].startswith(kind)]
+            assert len(found) in (33, 34), (kind, len(found))
+        assert all(stored <= 256 for _, stored, _ in reasons)
+        assert any(size > 2048 for _, _, size in reasons)  # the oversized ones, truncated
+        wait_for(lambda: len(station.acked) == 9000, 10, what="acks for every event")
+        assert station.acked == {e.event_id for e in events}
+        # Still alive and ingesting after all that input.
+        late = parcel("st3", 5000)
+        station.publish(topic("st3", "parcel"), late.to_json())
+        wait_for(lambda: late.event_id in station.acked, 10, what="ack after junk")
+        codes = query(db, "SELECT count(*) FROM parcel_codes")[0][0]
+        assert codes == 9001
+    finally:
+        station.close()
+    assert gw.stop() == 0
+
+
+def test_acks_only_after_commit_across_sigkill(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=2, batch_size=50)
+    db = tmp_path / "gw.db"
+    gw = gateways(cfg)
+    events = [parcel(f"st{1 + i % 2}", i // 2) for i in range(4000)]
+    station = Station(mosquitto.port)
+    sender = threading.Thread(
+        target=station.publish_many,
+        args=([(topic(e.station, "parcel"), e.to_json()) for e in events],),
+    )
+    try:
+        sender.start()
+        wait_for(lambda: len(station.acked) >= 500, 20, what="first acks")
+        gw.kill()
+        with station.lock:
+            acked_at_kill = set(station.acked)
+        stored = {r[0] for r in query(db, "SELECT event_id FROM parcels")}
+        assert acked_at_kill <= stored, f"{len(acked_at_kill - stored)} acked ids not stored"
+        assert len(stored) < len(events)  # killed mid-stream
+        sender.join(60)
+        gateways(cfg)  # the persistent session re-delivers everything not PUBACKed
+        wait_for(lambda: query(db, "SELECT count(*) FROM parcels")[0][0] == 4000, 30)
+        # Like the edge after its ack timeout: re-send what has no ack yet (committed, but
+        # the gateway died before its ack went out); the gateway acks the duplicates.
+        with station.lock:
+            pending = [e for e in events if e.event_id not in station.acked]
+        station.publish_many([(topic(e.station, "parcel"), e.to_json()) for e in pending])
+        wait_for(lambda: len(station.acked) == 4000, 30, what="acks after restart")
+        assert query(db, "SELECT count(*) FROM parcels")[0][0] == 4000
+    finally:
+        station.close()
+
+
+def test_stop_commits_and_publishes_offline_status(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=1)
+    gw = gateways(cfg)
+    station = Station(mosquitto.port)
+    statuses: list[dict] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
+    watcher.on_message = lambda c, u, m: statuses.append(orjson.loads(m.payload))
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe(f"{PREFIX}/{SITE}/gateway/gw-1/status", qos=1)
+    watcher.loop_start()
+    try:
+        wait_for(lambda: statuses and statuses[-1]["state"] == "online", 5, what="online")
+        events = [parcel("st1", i) for i in range(3000)]
+        sender = threading.Thread(
+            target=station.publish_many,
+            args=([(topic("st1", "parcel"), e.to_json()) for e in events],),
+        )
+        sender.start()
+        db = tmp_path / "gw.db"
+        wait_for(lambda: len(station.acked) > 300, 10, what="some acks")
+        assert gw.stop() == 0  # mid-stream
+        sender.join(30)
+        stored = {r[0] for r in query(db, "SELECT event_id FROM parcels")}
+        wait_for(lambda: station.acked == stored, 5, what="acks for everything committed")
+        assert len(stored) < 3000
+        wait_for(lambda: statuses[-1]["state"] == "offline", 5, what="offline status")
+        assert statuses[-1]["session"] == statuses[0]["session"]
+        assert counter(db, "broker_connected") == 0
+        # A restart is a new session and gets the rest from the broker. A clean stop
+        # acknowledged everything it committed, so nothing comes back as a duplicate.
+        gateways(cfg)
+        wait_for(lambda: statuses[-1]["state"] == "online", 5, what="online again")
+        assert statuses[-1]["session"] == statuses[0]["session"] + 1
+        wait_for(lambda: len(station.acked) == 3000, 20, what="the rest after restart")
+        assert query(db, "SELECT count(*) FROM parcels")[0][0] == 3000
+        assert not counter(db, "events_duplicate_total")
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+        station.close()
+
+
+def test_mqtt_311_gateway_ingests_and_acks(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=1)
+    cfg.write_text(cfg.read_text().replace("[gateway]", 'protocol = "3.1.1"\n[gateway]'))
+    gateways(cfg)
+    station = Station(mosquitto.port, v5=False)
+    try:
+        events = [parcel("st1", i) for i in range(500)]
+        station.publish_many([(topic("st1", "parcel"), e.to_json()) for e in events])
+        wait_for(lambda: len(station.acked) == 500, 15, what="acks over 3.1.1")
+    finally:
+        station.close()
+
+
+def test_two_workers_share_the_parcel_topic(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=2)
+    db = tmp_path / "gw.db"
+    gw = gateways(cfg, "--workers", "2")
+    wait_for(lambda: counter(db, "broker_connected") == 1, 10)
+    station = Station(mosquitto.port)
+    try:
+        events = [parcel(f"st{1 + i % 2}", i // 2) for i in range(2000)]
+        station.publish_many([(topic(e.station, "parcel"), e.to_json()) for e in events])
+        wait_for(lambda: len(station.acked) == 2000, 20, what="acks from both workers")
+        assert station.ack_gateways == {"gw-1-w1", "gw-1-w2"}  # both workers committed
+        keys = {r[0] for r in query(db, "SELECT key FROM meta WHERE key LIKE 'gateway_s%'")}
+        assert keys == {"gateway_session:gw-1-w1", "gateway_session:gw-1-w2"}
+    finally:
+        station.close()
+    assert gw.stop() == 0
+    assert query(db, "SELECT count(*) FROM parcels")[0][0] == 2000
