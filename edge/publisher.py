@@ -4,7 +4,7 @@ import json
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -30,9 +30,9 @@ from dockscan.mqtt import (
 )
 from edge.commands import CommandRunner
 from edge.outbox import Outbox
+from edge.sender import SendWindow
 
 logger = logging.getLogger(__name__)
-NO_MATCHING_SUBSCRIBERS = 0x10
 
 
 def will_properties(client: mqtt.Client) -> Properties | None:
@@ -69,12 +69,9 @@ class Publisher:
         self.session = 0
         self.connected = False
         self.link_since = utcnow()
-        self._inflight: dict[str, tuple[int, float]] = {}  # event_id -> (seq, last sent)
-        self._mids: dict[int, int] = {}  # paho mid -> seq, for parcel publishes only
-        self._pubacks: deque[tuple[int, int]] = deque()
-        self._acks: deque[list[str]] = deque()
-        self._cursor = 0
-        self._restart = threading.Event()
+        self.sender = SendWindow(
+            outbox, self._publish_parcel, station.window, station.ack_timeout_s, self.counters
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._stopping = False
@@ -122,7 +119,7 @@ class Publisher:
 
     def request_resend(self) -> int:
         """Re-send everything pending from the oldest row; return how many rows are stored."""
-        self._restart.set()
+        self.sender.restart()
         self._wake.set()
         return self.outbox.depth
 
@@ -133,7 +130,7 @@ class Publisher:
             "since": self.link_since.isoformat(),
             "session": self.session,
             "broker": f"{self.broker.host}:{self.broker.port}",
-            "inflight": len(self._inflight),
+            "inflight": len(self.sender.inflight),
         }
 
     # status and telemetry -------------------------------------------------------------------
@@ -204,7 +201,7 @@ class Publisher:
             [(self.topics.ack(self.site, self.station.id), 1),
              (f"{self.topics.station(self.site, self.station.id, 'cmd')}/+", 1)]
         )  # fmt: skip
-        self._restart.set()
+        self.sender.restart()
         self._wake.set()
         self._notify_link()
 
@@ -224,7 +221,7 @@ class Publisher:
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         """Note a PUBACK; the send loop marks the row sent."""
-        self._pubacks.append((mid, getattr(rc, "value", 0)))
+        self.sender.on_puback(mid, getattr(rc, "value", 0))
         self._wake.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -232,7 +229,7 @@ class Publisher:
         try:
             parts = self.topics.parse(msg.topic)
             if parts.kind == "ack":
-                self._acks.append(Ack.model_validate_json(msg.payload).ids)
+                self.sender.on_ack(Ack.model_validate_json(msg.payload).ids)
                 self._wake.set()
             elif parts.kind == "cmd":
                 self._on_command(parts.name, msg.payload)
@@ -273,79 +270,19 @@ class Publisher:
             self._wake.wait(0.2)
             self._wake.clear()
             try:
-                self._apply_callbacks()
-                if self.connected:
-                    if self._restart.is_set():
-                        self._restart.clear()
-                        self._inflight.clear()
-                        self._cursor = 0
-                        if len(self._mids) > 10 * self.station.window:
-                            self._mids.clear()  # PUBACKs of lost connections never come
-                    self._resend_overdue()
-                    self._fill_window()
-                if time.monotonic() >= next_telemetry:
-                    next_telemetry += self.station.telemetry_interval_s
+                self.sender.step(self.connected)
+                now = time.monotonic()
+                if now >= next_telemetry:
+                    next_telemetry = max(next_telemetry + self.station.telemetry_interval_s, now)
                     if self.connected and self.client is not None:
                         topic = self.topics.telemetry(self.site, self.station.id)
                         publish_json(self.client, topic, self.telemetry().to_json(), 0)
             except Exception:
                 logger.exception("publisher loop error; retrying")
                 self._stop.wait(1.0)
-        self._apply_callbacks()
+        self.sender.step(connected=False)  # record the last acks before the outbox closes
 
-    def _apply_callbacks(self) -> None:
-        """Mark PUBACKed rows sent and delete rows the gateway acknowledged."""
-        sent: list[int] = []
-        while self._pubacks:
-            mid, code = self._pubacks.popleft()
-            seq = self._mids.pop(mid, None)
-            if seq is None:
-                continue
-            if code == NO_MATCHING_SUBSCRIBERS:
-                self.counters["puback_no_subscribers"] += 1
-                self._slow.warning("nosub", "broker says nobody subscribes to our events")
-            else:
-                sent.append(seq)
-        self.outbox.mark_sent(sent)
-        ids: list[str] = []
-        while self._acks:
-            ids.extend(self._acks.popleft())
-        if ids:
-            removed = self.outbox.delete(ids)
-            self.counters["acked"] += removed
-            self.counters["ack_unknown"] += len(ids) - removed
-            for event_id in ids:
-                self._inflight.pop(event_id, None)
-
-    def _send(self, seq: int, event_id: str, payload: bytes) -> None:
-        """Publish one parcel row (QoS 1) and remember it as in flight."""
+    def _publish_parcel(self, payload: bytes) -> int:
+        """Publish one parcel payload (QoS 1); return its mid."""
         assert self.client is not None
-        info = publish_json(self.client, self.parcel_topic, payload, 1)
-        self._mids[info.mid] = seq
-        self._inflight[event_id] = (seq, time.monotonic())
-        self.counters["published"] += 1
-
-    def _fill_window(self) -> None:
-        """Send the next rows after the cursor until the window is full."""
-        room = self.station.window - len(self._inflight)
-        if room <= 0:
-            return
-        for row in self.outbox.rows_after(self._cursor, room):
-            self._send(row.seq, row.event_id, row.payload)
-            self._cursor = row.seq
-
-    def _resend_overdue(self) -> None:
-        """Re-send rows whose gateway ack is later than ack_timeout_s."""
-        limit = time.monotonic() - self.station.ack_timeout_s
-        overdue = [e for e, (_, t) in self._inflight.items() if t < limit]
-        if not overdue:
-            return
-        rows = self.outbox.rows_by_id(overdue)
-        stored = {r.event_id for r in rows}
-        for event_id in overdue:
-            if event_id not in stored:
-                self._inflight.pop(event_id, None)
-        for row in rows:
-            self._send(row.seq, row.event_id, row.payload)
-        self.counters["resent"] += len(rows)
-        self._slow.warning("resend", "re-sent %d event(s) without a gateway ack", len(rows))
+        return publish_json(self.client, self.parcel_topic, payload, 1).mid
