@@ -68,7 +68,7 @@ def create_app(cfg: SiteConfig | None = None, test_config: dict | None = None) -
         SSE_MAX_S=25.0,
         SSE_MAX_STREAMS=8,
         PAGE_THREADS=4,
-        HEALTH_MAX_HEARTBEAT_S=30.0,
+        HEALTH_MAX_HEARTBEAT_S=10.0,
         COMMAND_TIMEOUT_S=5.0,
         PAGE_SIZE=50,
         CSV_MAX_ROWS=100_000,

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Page
 
 from dockscan.config import SiteConfig, parse_config
 from dockscan.events import ParcelEvent
 from gateway.web import create_app
 from gateway.web.server import build, shutdown, stop_server
+from tests.browser import chromium
 from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
 from tests.support.broker import free_port, wait_port
 
@@ -89,3 +91,21 @@ def live_server(web_site: WebSite) -> Iterator[LiveServer]:
     stop_server(server)
     thread.join(5)
     shutdown(app)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """One headless chromium for all browser tests of the session."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(chromium_browser: Browser) -> Iterator[Page]:
+    """A fresh browser page (own cookies) that records every dialog it is shown."""
+    context = chromium_browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    yield page
+    context.close()
