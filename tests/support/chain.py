@@ -1,0 +1,115 @@
+"""The real delivery chain for fault tests: Mosquitto, gateway and edge agents as processes."""
+
+import sqlite3
+from pathlib import Path
+
+from tests.support.broker import Mosquitto, free_port, wait_for
+from tests.support.procs import Procs
+
+
+def read_sql(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """Run one read query on a SQLite file (empty list while the file or table is missing)."""
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+class Chain:
+    """A site of synthetic stations (no devices) wired through real processes."""
+
+    def __init__(
+        self,
+        work: Path,
+        broker: Mosquitto,
+        stations: int = 1,
+        protocol: str = "5",
+        keepalive: int = 5,
+        ack_timeout: float = 3.0,
+        extra_station: str = "",
+    ) -> None:
+        self.work, self.broker, self.procs = work, broker, Procs(work / "logs")
+        self.http = free_port()
+        self.ids = [f"st{i:02d}" for i in range(1, stations + 1)]
+        text = (
+            f'[site]\nid = "LGG"\n[broker]\nurl = "{broker.url}"\nprotocol = "{protocol}"\n'
+            f"keepalive_s = {keepalive}\n"
+            f'[gateway]\ndatabase = "{work / "gateway.db"}"\nhttp_bind = "127.0.0.1:{self.http}"\n'
+            "batch_ms = 20\n"
+        )
+        for sid in self.ids:
+            text += (
+                f'[[stations]]\nid = "{sid}"\ndock = "01"\noutbox = "{self.outbox(sid)}"\n'
+                f"telemetry_interval_s = 1\nack_timeout_s = {ack_timeout}\n{extra_station}"
+            )
+        self.config = work / "site.toml"
+        self.config.write_text(text)
+
+    @property
+    def db(self) -> Path:
+        """Return the gateway store path."""
+        return self.work / "gateway.db"
+
+    def outbox(self, sid: str) -> Path:
+        """Return a station's outbox path."""
+        return self.work / f"{sid}-outbox.db"
+
+    def start_gateway(self, *extra: str) -> None:
+        """Start (or restart) the gateway process."""
+        self.procs.start("gateway", "gateway", "run", "-c", str(self.config), *extra)
+
+    def start_edge(self, sid: str, count: int = 0, rate: float = 500.0) -> None:
+        """Start (or restart) a station's agent, optionally feeding `count` synthetic parcels."""
+        args = ["edge", "run", "-c", str(self.config), "--station", sid]
+        if count:
+            args += ["--synthetic-count", str(count), "--synthetic-rate", str(rate)]
+        self.procs.start(f"edge-{sid}", *args)
+
+    def accepted(self, sid: str) -> int:
+        """Return how many events the station's outbox ever accepted (the last seq assigned)."""
+        rows = read_sql(self.outbox(sid), "SELECT value FROM outbox_meta WHERE key='next_seq'")
+        return rows[0][0] - 1 if rows else 0
+
+    def pending(self, sid: str) -> int:
+        """Return how many events wait in the station's outbox."""
+        rows = read_sql(self.outbox(sid), "SELECT count(*) FROM outbox")
+        return rows[0][0] if rows else 0
+
+    def stored(self, sid: str) -> list[int]:
+        """Return the seqs of a station's parcels in the gateway store, sorted."""
+        return [r[0] for r in read_sql(self.db, "SELECT seq FROM parcels WHERE station=? "
+                                       "ORDER BY seq", (sid,))]  # fmt: skip
+
+    def wait_accepted(self, sid: str, n: int, timeout: float = 60) -> None:
+        """Wait until the station has accepted at least n events."""
+        wait_for(lambda: self.accepted(sid) >= n, timeout, 0.1, f"{sid} to accept {n} events")
+
+    def wait_delivered(self, sid: str, n: int, timeout: float = 120) -> None:
+        """Wait until n events are stored and the outbox is empty."""
+        try:
+            wait_for(lambda: len(self.stored(sid)) >= n and self.pending(sid) == 0,
+                     timeout, 0.25, f"{sid}: {n} stored and an empty outbox")  # fmt: skip
+        except TimeoutError as exc:
+            raise AssertionError(
+                f"{exc}; stored {len(self.stored(sid))}, pending {self.pending(sid)}\n"
+                + self.procs.dump()
+            ) from None
+
+    def assert_exactly_once(self, sid: str, produced: int) -> dict[str, int]:
+        """Assert the store holds seqs 1..produced once each; return the scenario's figures."""
+        seqs = self.stored(sid)
+        dupes = len(seqs) - len(set(seqs))
+        lost = sorted(set(range(1, produced + 1)) - set(seqs))
+        figures = {"produced": produced, "stored": len(set(seqs)), "duplicates": dupes,
+                   "lost": len(lost)}  # fmt: skip
+        assert dupes == 0 and not lost and len(seqs) == produced, (figures, lost[:20])
+        return figures
+
+    def close(self) -> None:
+        """Stop every process of the chain."""
+        self.procs.stop_all()
