@@ -167,7 +167,7 @@ def export_cmd(
     Example: dockscan gateway export --since 2026-11-27 --until 2026-11-28 -o day.csv
     """
     from gateway.clock import now_ms
-    from gateway.export import export, parse_time
+    from gateway.export import ExportError, export, parse_time
     from gateway.store import open_db
 
     path = db or load_config(config_path).gateway.database
@@ -175,10 +175,15 @@ def export_cmd(
         raise ConfigError(config_path, "gateway.database", f"no database at {path}")
     since_ms = parse_time(since)
     until_ms = parse_time(until) if until else now_ms() + 1
+    if until_ms <= since_ms:
+        raise ExportError("--until must be after --since")
     conn = open_db(path).conn
     try:
-        with click.open_file(output, "w", encoding="utf-8", newline="") as out:
-            n = export(conn, out, fmt, since_ms, until_ms, station)
+        if output == "-":
+            n = export(conn, sys.stdout, fmt, since_ms, until_ms, station)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                n = export(conn, out, fmt, since_ms, until_ms, station)
     finally:
         conn.close()
     click.echo(f"exported {n} parcels", err=True)

@@ -114,6 +114,12 @@ class Store:
         """Close the connection."""
         self.conn.close()
 
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def ensure_stations(self, site: str, stations: Iterable[tuple[str, str | None]]) -> None:
         """Create rows for configured stations (id, dock) that have none yet."""
         with transaction(self.conn):
