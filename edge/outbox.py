@@ -91,11 +91,16 @@ class Outbox:
             (key, value),
         )
 
+    def _begin(self, durable: bool) -> None:
+        """Open a write transaction; only durable ones wait for fsync (synchronous=FULL)."""
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.execute("BEGIN IMMEDIATE")
+
     def add(self, topic: str, build: Callable[[int, str], bytes]) -> Row:
         """Commit one event: assign seq and UUIDv7, build its payload, store it durably."""
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._begin(durable=True)
                 try:
                     if self._depth >= self.max_events and not self._make_room():
                         raise OutboxFull(
@@ -139,7 +144,7 @@ class Outbox:
 
     def _bump(self, key: str) -> None:
         """Add one to a meta counter in its own transaction; caller holds the lock."""
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin(durable=True)
         self._set_meta(key, self._meta(key) + 1)
         self._db.execute("COMMIT")
 
@@ -175,11 +180,11 @@ class Outbox:
         return sorted(out, key=lambda r: r.seq)
 
     def mark_sent(self, seqs: Iterable[int]) -> None:
-        """Mark rows as PUBACKed by the broker (still kept until the gateway acks)."""
+        """Mark rows as PUBACKed by the broker (advisory: every row is re-sent after a restart)."""
         params = [(int(time.time() * 1000), s) for s in seqs]
         if params:
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._begin(durable=False)
                 self._db.executemany(
                     "UPDATE outbox SET state='sent', sent_ms=?, attempts=attempts+1 WHERE seq=?",
                     params,
@@ -187,12 +192,15 @@ class Outbox:
                 self._db.execute("COMMIT")
 
     def delete(self, event_ids: Iterable[str]) -> int:
-        """Delete acknowledged rows in one transaction; return how many were stored."""
+        """Delete acknowledged rows in one transaction; return how many were stored.
+
+        Not fsynced: a delete lost to power failure only means a harmless duplicate re-send.
+        """
         params = [(e,) for e in event_ids]
         if not params:
             return 0
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin(durable=False)
             before = self._db.total_changes
             self._db.executemany("DELETE FROM outbox WHERE event_id=?", params)
             removed = self._db.total_changes - before
