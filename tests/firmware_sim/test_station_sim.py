@@ -1,0 +1,156 @@
+"""SimulatedStation ground truth against the real drivers over ptys, and the sim CLI."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dockscan.config import ScaleConfig, ScannerConfig
+from edge.devices.scale import ScaleDevice
+from edge.devices.scanner import ScannerDevice
+from firmware_sim.cli import sim as sim_group
+from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
+from tests.edge.serial_support import Recorder
+from tests.support.broker import wait_for
+
+S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+def s10_ok(text: str) -> bool:
+    """Independent UPU S10 check (mod 11)."""
+    check = 11 - sum(int(d) * w for d, w in zip(text[2:10], S10_WEIGHTS, strict=True)) % 11
+    return int(text[10]) == {10: 0, 11: 5}.get(check, check)
+
+
+def gs1_ok(digits: str) -> bool:
+    """Independent GS1 mod-10 check over a whole number including its check digit."""
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def check_ok(text: str, kind: str) -> bool | None:
+    """Return whether a generated code's check digit holds (None: not checked here)."""
+    if kind == "upu_s10":
+        return s10_ok(text)
+    if kind == "sscc":
+        return gs1_ok(text.rsplit("\x1d", 1)[-1][2:])
+    return None
+
+
+def test_station_truth_matches_what_the_drivers_saw(tmp_path: Path) -> None:
+    station = SimulatedStation.on_links(
+        tmp_path / "scale",
+        tmp_path / "scan",
+        protocol="mt-sics",
+        seed=11,
+        timing=StationTiming(interval=(1.2, 1.2)),
+        mix=StationMix(no_read=0.25, no_weight=0.2, invalid=0.3, weight_kg=(0.5, 20.0)),
+        count=8,
+    )
+    rec = Recorder()
+    scale = ScaleDevice(
+        ScaleConfig(
+            kind="scale", id="s", protocol="mt-sics", port=str(tmp_path / "scale"), settle_ms=300
+        ),
+        rec,
+    )
+    scanner = ScannerDevice(ScannerConfig(kind="scanner", id="c", port=str(tmp_path / "scan")), rec)
+    station.start()
+    scale.start()
+    scanner.start()
+    try:
+        assert station.done.wait(15)
+        time.sleep(0.3)
+    finally:
+        scanner.stop()
+        scale.stop()
+        station.stop()
+    truth = station.truth()
+    assert len(truth) == 8
+    weighed = [p for p in truth if p.kg is not None]
+    scanned = [p for p in truth if p.scanned]
+    assert len(weighed) < 8 and len(scanned) < 8, "the seed must give no-weight and no-read"
+    assert any(not p.code.check_ok for p in truth)
+    assert [w.kg for w in rec.weights] == pytest.approx([p.kg for p in weighed], abs=0.005)
+    assert [s.text for s in rec.scans] == [p.code.text for p in scanned]
+    for parcel in truth:
+        assert check_ok(parcel.code.text, parcel.code.kind) in (None, parcel.code.check_ok)
+
+
+def test_interval_range_and_count(tmp_path: Path) -> None:
+    station = SimulatedStation.on_links(
+        tmp_path / "a",
+        tmp_path / "b",
+        protocol="cas",
+        seed=5,
+        timing=StationTiming(interval=(0.3, 0.5), scan_after_s=0.05, gap_s=0.1),
+        count=5,
+    )
+    station.start()
+    try:
+        assert station.done.wait(5)
+    finally:
+        station.stop()
+    starts = [p.t_start for p in station.truth()]
+    assert len(starts) == 5
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(0.29 <= g <= 0.6 for g in gaps), gaps
+    assert not (tmp_path / "a").exists(), "stopping unplugs the owned simulators"
+
+
+def test_stop_without_count_is_prompt(tmp_path: Path) -> None:
+    station = SimulatedStation.on_links(tmp_path / "a", tmp_path / "b", seed=1)
+    station.start()
+    wait_for(lambda: station.truth(), 2, what="first parcel")
+    began = time.monotonic()
+    station.stop()
+    assert time.monotonic() - began < 1.0
+    assert station.done.is_set()
+
+
+@pytest.mark.parametrize("command", ["scale", "scanner", "station"])
+def test_sim_commands_document_an_example(command: str) -> None:
+    result = CliRunner().invoke(sim_group, [command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_sim_station_cli_runs_a_counted_session(tmp_path: Path) -> None:
+    args = ["station", "--scale-link", str(tmp_path / "s"), "--scanner-link", str(tmp_path / "c")]
+    args += ["--interval", "0.3", "--count", "3", "--seed", "2"]
+    result = CliRunner().invoke(sim_group, args)
+    assert result.exit_code == 0, result.output
+    assert "3 parcels:" in result.output
+
+
+def test_sim_scale_cli_rejects_a_bad_link_and_a_bad_range(tmp_path: Path) -> None:
+    bad = CliRunner().invoke(sim_group, ["scale", "--link", str(tmp_path / "no" / "dir")])
+    assert bad.exit_code == 1 and "cannot create" in bad.output
+    rng = CliRunner().invoke(sim_group, ["station", "--scale-link", "a", "--scanner-link", "b",
+                                         "--interval", "3-1"])  # fmt: skip
+    assert rng.exit_code == 2 and "need 0 < low <= high" in rng.output
+
+
+def test_sim_scale_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    link = tmp_path / "dock1-scale"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dockscan", "sim", "scale", "--link", str(link), "--parcels", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: link.is_symlink(), 10, what="simulator link")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert not os.path.lexists(link)
