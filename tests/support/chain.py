@@ -1,5 +1,6 @@
 """The real delivery chain for fault tests: Mosquitto, gateway and edge agents as processes."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class Chain:
         keepalive: int = 5,
         ack_timeout: float = 3.0,
         extra_station: str = "",
+        edge_broker_port: int | None = None,
     ) -> None:
         self.work, self.broker, self.procs = work, broker, Procs(work / "logs")
         self.http = free_port()
@@ -49,6 +51,12 @@ class Chain:
             )
         self.config = work / "site.toml"
         self.config.write_text(text)
+        self.edge_config = self.config
+        if edge_broker_port:  # edges reach the broker another way (e.g. through a proxy)
+            self.edge_config = work / "site-edge.toml"
+            self.edge_config.write_text(
+                text.replace(broker.url, f"mqtt://127.0.0.1:{edge_broker_port}")
+            )
 
     @property
     def db(self) -> Path:
@@ -65,7 +73,7 @@ class Chain:
 
     def start_edge(self, sid: str, count: int = 0, rate: float = 500.0) -> None:
         """Start (or restart) a station's agent, optionally feeding `count` synthetic parcels."""
-        args = ["edge", "run", "-c", str(self.config), "--station", sid]
+        args = ["edge", "run", "-c", str(self.edge_config), "--station", sid]
         if count:
             args += ["--synthetic-count", str(count), "--synthetic-rate", str(rate)]
         self.procs.start(f"edge-{sid}", *args)
@@ -109,6 +117,13 @@ class Chain:
                    "lost": len(lost)}  # fmt: skip
         assert dupes == 0 and not lost and len(seqs) == produced, (figures, lost[:20])
         return figures
+
+    def record(self, scenario: str, figures: dict[str, int], **extra: object) -> None:
+        """Append a scenario's figures to tests/artifacts/reliability.jsonl."""
+        out = Path(__file__).resolve().parents[1] / "artifacts" / "reliability.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        with out.open("a") as fh:
+            fh.write(json.dumps({"scenario": scenario, **figures, **extra}) + "\n")
 
     def close(self) -> None:
         """Stop every process of the chain."""

@@ -1,0 +1,112 @@
+"""Fault injection over real processes; every scenario ends with exact counts."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker import Mosquitto, wait_for
+from tests.support.chain import Chain, read_sql
+from tests.support.proxy import CuttableProxy
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+
+
+@pytest.fixture
+def chain(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Chain]:
+    c = Chain(tmp_path, mosquitto)
+    yield c
+    c.close()
+
+
+def state_of(chain: Chain, sid: str) -> tuple[str, int] | None:
+    """Return (state, session) of a station as the gateway stores it."""
+    rows = read_sql(chain.db, "SELECT state, session FROM stations WHERE id=?", (sid,))
+    return rows[0] if rows else None
+
+
+def test_broker_sigkill_during_stream(chain: Chain, mosquitto: Mosquitto) -> None:
+    chain.start_gateway()
+    chain.start_edge("st01", count=3000, rate=500)
+    chain.wait_accepted("st01", 1000)
+    mosquitto.kill()
+    time.sleep(0.5)
+    mosquitto.start()
+    chain.wait_delivered("st01", 3000)
+    chain.record("broker SIGKILL and restart", chain.assert_exactly_once("st01", 3000))
+
+
+def test_broker_restarted_with_persistence_deleted(chain: Chain, mosquitto: Mosquitto) -> None:
+    chain.start_gateway()
+    chain.start_edge("st01", count=3000, rate=500)
+    chain.wait_accepted("st01", 1500)
+    mosquitto.kill()
+    mosquitto.delete_persistence()
+    mosquitto.start()
+    chain.wait_delivered("st01", 3000)
+    chain.record("broker restarted, persistence deleted", chain.assert_exactly_once("st01", 3000))
+
+
+def test_gateway_sigkill_and_restart(chain: Chain) -> None:
+    chain.start_gateway()
+    chain.start_edge("st01", count=3000, rate=500)
+    chain.wait_accepted("st01", 1200)
+    chain.procs.kill("gateway")
+    time.sleep(1.0)
+    chain.start_gateway()
+    chain.wait_delivered("st01", 3000)
+    chain.record("gateway SIGKILL and restart", chain.assert_exactly_once("st01", 3000))
+
+
+def test_gateway_stopped_through_ten_minutes_of_traffic(chain: Chain) -> None:
+    """6,000 events = 10 minutes of a busy station at 10/s, produced while the gateway is down."""
+    chain.start_gateway()
+    wait_for(lambda: state_of(chain, "st01"), 20, 0.1, "gateway up")
+    assert chain.procs.stop("gateway") == 0
+    chain.start_edge("st01", count=6000, rate=2000)
+    chain.wait_accepted("st01", 6000)
+    assert chain.stored("st01") == []
+    started = time.monotonic()
+    chain.start_gateway()
+    chain.wait_delivered("st01", 6000, timeout=240)
+    drain_s = time.monotonic() - started
+    figures = chain.assert_exactly_once("st01", 6000)
+    assert chain.stored("st01") == list(range(1, 6001)), "order by seq recovers the stream"
+    chain.record("gateway stopped for 10 min of traffic", figures, drain_s=round(drain_s, 1))
+
+
+def test_edge_sigkill_and_restart_twice(chain: Chain) -> None:
+    chain.start_gateway()
+    chain.start_edge("st01", count=4000, rate=500)
+    for at in (1000, 2000):
+        chain.wait_accepted("st01", at)
+        chain.procs.kill("edge-st01")
+        chain.start_edge("st01", count=4000 - chain.accepted("st01"), rate=500)
+    chain.wait_accepted("st01", 4000)
+    chain.wait_delivered("st01", 4000)
+    chain.record("edge SIGKILL and restart (x2)", chain.assert_exactly_once("st01", 4000))
+
+
+def test_network_cut_longer_than_keepalive(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    proxy = CuttableProxy(mosquitto.port).start()
+    chain = Chain(tmp_path, mosquitto, keepalive=2, edge_broker_port=proxy.port)
+    try:
+        chain.start_gateway()
+        chain.start_edge("st01", count=3000, rate=300)
+        wait_for(lambda: (state_of(chain, "st01") or ("", 0))[0] == "online", 20, 0.1, "online")
+        session = state_of(chain, "st01")[1]
+        chain.wait_accepted("st01", 600)
+        proxy.cut()
+        wait_for(lambda: state_of(chain, "st01")[0] == "offline", 15, 0.1, "offline (Will)")
+        time.sleep(3.0)  # well past the keepalive: the edge keeps accepting into its outbox
+        accepted_during_cut = chain.accepted("st01")
+        proxy.restore()
+        wait_for(lambda: state_of(chain, "st01")[0] == "online", 30, 0.1, "online again")
+        assert state_of(chain, "st01")[1] > session
+        chain.wait_delivered("st01", 3000)
+        figures = chain.assert_exactly_once("st01", 3000)
+        chain.record("network cut > keepalive", figures, accepted_during_cut=accepted_during_cut)
+    finally:
+        chain.close()
+        proxy.close()
