@@ -71,6 +71,11 @@ class Chain:
         """Start (or restart) the gateway process."""
         self.procs.start("gateway", "gateway", "run", "-c", str(self.config), *extra)
 
+    def wait_gateway(self, timeout: float = 30) -> None:
+        """Wait until the gateway reports itself connected to the broker (and so subscribed)."""
+        sql = "SELECT value FROM counters WHERE name='broker_connected'"
+        wait_for(lambda: read_sql(self.db, sql) == [(1.0,)], timeout, 0.1, "gateway connected")
+
     def start_edge(self, sid: str, count: int = 0, rate: float = 500.0) -> None:
         """Start (or restart) a station's agent, optionally feeding `count` synthetic parcels."""
         args = ["edge", "run", "-c", str(self.edge_config), "--station", sid]
