@@ -73,6 +73,10 @@ class CameraScene:
         """Frames from one parcel's entry to the next parcel's entry."""
         return self.parcel_frames + self.gap_frames
 
+    def parcel_codes(self, number: int) -> list[LabelCode]:
+        """Return every code on parcel `number`'s label (visible or not)."""
+        return list(self._parcel(number).codes)
+
     def _parcel(self, number: int) -> _Parcel:
         """Build (and cache) parcel number `number`."""
         if number in self._cache:
