@@ -10,19 +10,18 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from dockscan import __version__
 from dockscan.config import SiteConfig
-from dockscan.events import Ack, GatewayStatus, ParcelEvent
+from dockscan.events import Ack, ParcelEvent
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
-from dockscan.mqtt import Will, is_v5, make_client, publish_json, topics_for
+from dockscan.mqtt import publish_json, topics_for
 from gateway import liveness
 from gateway.clock import now_ms
 from gateway.retention import Retention
+from gateway.session import connect, gateway_client, status_payload, subscriptions
 from gateway.store import Batch, Store, Written
 from gateway.validate import Rejected, decode, parse_topic
 
@@ -48,6 +47,7 @@ class Ingest:
         self.group = shared_group if shared_group is not None else cfg.gateway.shared_group
         self.owns_liveness = owns_liveness
         self.topics = topics_for(cfg.broker)
+        self.status_topic = self.topics.gateway_status(cfg.site.id, self.client_id)
         self.defaults = liveness.Defaults(
             stale_after_intervals=cfg.gateway.stale_after_intervals,
             station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
@@ -55,76 +55,15 @@ class Ingest:
         self.batch = Batch()
         self.received = 0
         self.connected = False
+        self.subscribed = False
         self.counts: dict[str, float] = {}
         self.session = 0
         self.rlog = RateLimitedLog(logger)
         self.store: Store | None = None
         self.client: mqtt.Client | None = None
+        self.next_tick = 0.0
 
-    # -- MQTT ---------------------------------------------------------------------------------
-
-    def _status(self, state: str) -> bytes:
-        """Return this gateway's status payload for the current session."""
-        return GatewayStatus(
-            gateway=self.client_id,
-            state=state,
-            session=self.session,
-            ts=utcnow(),
-            version=__version__,
-        ).to_json()  # type: ignore[arg-type]
-
-    def _subscriptions(self) -> list[tuple[str, int]]:
-        """Return the topic filters this worker subscribes to, all at QoS 1."""
-        site = self.cfg.site.id
-        parcel = self.topics.subscription("parcel", site)
-        if self.group:
-            parcel = f"$share/{self.group}/{parcel}"
-        subs = [(parcel, 1)]
-        if self.owns_liveness:
-            subs += [(self.topics.subscription(k, site), 1) for k in ("status", "telemetry")]
-        return subs
-
-    def _make_client(self) -> mqtt.Client:
-        """Create the paho client: manual acks, our Will, a receive window of two batches."""
-        will = Will(self.topics.gateway_status(self.cfg.site.id, self.client_id), b"")
-        client = make_client(self.cfg.broker, self.client_id, will)
-        client.manual_ack_set(True)
-        client.max_inflight_messages_set(1000)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        props, kwargs = None, {}
-        if is_v5(client):
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.cfg.broker.session_expiry_s
-            props.ReceiveMaximum = min(65535, 2 * self.gw.batch_size)
-            kwargs["clean_start"] = False
-        broker = self.cfg.broker
-        client.connect_async(
-            broker.host, broker.port, broker.keepalive_s, properties=props, **kwargs
-        )
-        return client
-
-    def _connect(self) -> bool:
-        """Connect (or reconnect) with backoff until connected or stopped; return connected."""
-        assert self.client and self.store
-        delay = 0.5
-        while not self.stop.is_set():
-            self.session = self.store.next_session(self.client_id)
-            self.client.will_set(
-                self.topics.gateway_status(self.cfg.site.id, self.client_id),
-                self._status("offline"),
-                qos=1,
-                retain=True,
-            )
-            try:
-                self.client.reconnect()
-                return True
-            except OSError as exc:
-                self.rlog.warning("connect", "broker %s unreachable: %s", self.cfg.broker.url, exc)
-                self.stop.wait(delay)
-                delay = min(delay * 2, 10.0)
-        return False
+    # -- MQTT callbacks ---------------------------------------------------------------------
 
     def _on_connect(
         self,
@@ -139,10 +78,10 @@ class Ingest:
             logger.error("broker refused the connection: %s", reason_code)
             return
         self.connected = True
-        subs = self._subscriptions()
+        subs = subscriptions(self.topics, self.cfg.site.id, self.group, self.owns_liveness)
         client.subscribe(subs)
-        topic = self.topics.gateway_status(self.cfg.site.id, self.client_id)
-        publish_json(client, topic, self._status("online"), qos=1, retain=True)
+        online = status_payload(self.client_id, "online", self.session)
+        publish_json(client, self.status_topic, online, qos=1, retain=True)
         logger.info(
             "connected to %s as %s (session %d, present=%s), subscribed to %s",
             self.cfg.broker.url, self.client_id, self.session, flags.session_present,
@@ -158,8 +97,24 @@ class Ingest:
         properties: Properties | None,
     ) -> None:
         """Note the lost connection; the run loop reconnects."""
-        self.connected = False
+        self.connected = self.subscribed = False
         logger.warning("disconnected from broker: %s", reason_code)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        """Report refused subscriptions; once granted, the gateway counts as connected."""
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            logger.error("broker refused subscriptions: %s", ", ".join(refused))
+            return
+        self.subscribed = True
+        self.next_tick = 0.0  # publish broker_connected=1 now
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         """Validate one message into the batch; failures become dead letters, never exceptions."""
@@ -235,8 +190,10 @@ class Ingest:
         self.store = Store(self.gw.database)
         self.store.ensure_stations(self.cfg.site.id, [(s.id, s.dock) for s in self.cfg.stations])
         retention = Retention(self.gw) if self.owns_liveness else None
-        self.client = self._make_client()
-        next_tick = next_gaps = time.monotonic()
+        self.client = gateway_client(self.cfg, self.client_id)
+        for name in ("connect", "disconnect", "subscribe", "message"):
+            setattr(self.client, f"on_{name}", getattr(self, f"_on_{name}"))
+        self.next_tick = next_gaps = time.monotonic()
         try:
             if not self._connect():
                 return
@@ -254,13 +211,30 @@ class Ingest:
                     if not self._connect():
                         break
                 now = time.monotonic()
-                if now >= next_tick:
-                    next_tick = now + TICK_S
+                if now >= self.next_tick:
+                    self.next_tick = now + TICK_S
                     do_gaps = now >= next_gaps
                     next_gaps = now + GAP_CHECK_S if do_gaps else next_gaps
                     self._tick(retention, do_gaps)
         finally:
             self._shutdown()
+
+    def _connect(self) -> bool:
+        """Connect or reconnect (new session number) unless stopped first; return connected."""
+        assert self.client and self.store
+        store, client_id = self.store, self.client_id
+        session = connect(
+            self.client,
+            client_id,
+            self.cfg,
+            self.status_topic,
+            lambda: store.next_session(client_id),
+            self.stop,
+        )
+        if session is None:
+            return False
+        self.session = session
+        return True
 
     def _batch_left(self) -> float:
         """Return the seconds left before the open batch is due by age."""
@@ -271,7 +245,11 @@ class Ingest:
         assert self.store
         try:
             self.store.add_counters(
-                self.counts, {"heartbeat_ms": now_ms(), "broker_connected": int(self.connected)}
+                self.counts,
+                {
+                    "heartbeat_ms": now_ms(),
+                    "broker_connected": int(self.connected and self.subscribed),
+                },
             )
             self.counts = {}
             if self.owns_liveness:
@@ -289,8 +267,8 @@ class Ingest:
             if client is not None and store is not None:
                 self.flush()
                 if self.connected:
-                    topic = self.topics.gateway_status(self.cfg.site.id, self.client_id)
-                    info = publish_json(client, topic, self._status("offline"), qos=1, retain=True)
+                    offline = status_payload(self.client_id, "offline", self.session)
+                    info = publish_json(client, self.status_topic, offline, qos=1, retain=True)
                     deadline = time.monotonic() + 3
                     while time.monotonic() < deadline and not info.is_published():
                         client.loop(0.05)

@@ -1,5 +1,7 @@
 """Turn one MQTT message into a contract model, or a one-line reason it goes to dead letters."""
 
+import functools
+
 from pydantic import ValidationError
 
 from dockscan.errors import ContractError
@@ -21,8 +23,9 @@ class Rejected(ContractError):
         self.reason, self.station = reason, station
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_topic(topics: Topics, topic: str) -> TopicParts:
-    """Return the parts of an ingest topic, or raise Rejected."""
+    """Return the parts of an ingest topic, or raise Rejected (valid topics are cached)."""
     try:
         parts = topics.parse(topic)
     except ContractError as exc:

@@ -1,0 +1,85 @@
+"""The gateway's MQTT session: client setup, subscriptions, and its retained status with a Will."""
+
+import logging
+import threading
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from dockscan import __version__
+from dockscan.config import SiteConfig
+from dockscan.events import GatewayStatus
+from dockscan.ids import utcnow
+from dockscan.logs import RateLimitedLog
+from dockscan.mqtt import is_v5, make_client
+from dockscan.topics import Topics
+
+logger = logging.getLogger(__name__)
+
+
+def status_payload(client_id: str, state: str, session: int) -> bytes:
+    """Return a gateway status payload (retained; the offline form is also the Will)."""
+    status = GatewayStatus(
+        gateway=client_id, state=state, session=session, ts=utcnow(), version=__version__
+    )  # type: ignore[arg-type]
+    return status.to_json()
+
+
+def subscriptions(
+    topics: Topics, site: str, group: str, owns_liveness: bool
+) -> list[tuple[str, int]]:
+    """Return the filters a worker subscribes to at QoS 1 (parcels shared when `group` is set)."""
+    parcel = topics.subscription("parcel", site)
+    if group:
+        parcel = f"$share/{group}/{parcel}"
+    subs = [(parcel, 1)]
+    if owns_liveness:
+        subs += [(topics.subscription(kind, site), 1) for kind in ("status", "telemetry")]
+    return subs
+
+
+def gateway_client(cfg: SiteConfig, client_id: str) -> mqtt.Client:
+    """Create the paho client: manual PUBACKs, persistent session, a window of two batches.
+
+    On MQTT 5 the Receive Maximum tells the broker how many unacknowledged messages it may
+    send; on 3.1.1 the broker's own `max_inflight_messages` sets that window instead.
+    """
+    client = make_client(cfg.broker, client_id)
+    client.manual_ack_set(True)
+    client.max_inflight_messages_set(1000)  # our own ack publishes
+    props, kwargs = None, {}
+    if is_v5(client):
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = cfg.broker.session_expiry_s
+        props.ReceiveMaximum = min(65535, 2 * cfg.gateway.batch_size)
+        kwargs["clean_start"] = False
+    broker = cfg.broker
+    client.connect_async(broker.host, broker.port, broker.keepalive_s, properties=props, **kwargs)
+    return client
+
+
+def connect(
+    client: mqtt.Client,
+    client_id: str,
+    cfg: SiteConfig,
+    status_topic: str,
+    next_session: Callable[[], int],
+    stop: threading.Event,
+) -> int | None:
+    """Connect with backoff until connected or stopped; return the new session number."""
+    rlog = RateLimitedLog(logger)
+    delay = 0.5
+    while not stop.is_set():
+        session = next_session()
+        offline = status_payload(client_id, "offline", session)
+        client.will_set(status_topic, offline, qos=1, retain=True)
+        try:
+            client.reconnect()
+            return session
+        except OSError as exc:
+            rlog.warning("connect", "broker %s unreachable: %s", cfg.broker.url, exc)
+            stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+    return None
