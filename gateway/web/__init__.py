@@ -81,7 +81,7 @@ def create_app(cfg: SiteConfig | None = None, test_config: dict | None = None) -
         cfg=cfg,
         db=Database(app.config["DATABASE"]),
         zone=ZoneInfo(cfg.site.timezone),
-        board=BoardCache(app.config["BOARD_CACHE_MS"]),
+        board=BoardCache(ZoneInfo(cfg.site.timezone), app.config["BOARD_CACHE_MS"]),
         publisher=CommandPublisher(cfg, app.config["COMMAND_TIMEOUT_S"]),
         streams=threading.BoundedSemaphore(app.config["SSE_MAX_STREAMS"]),
     )

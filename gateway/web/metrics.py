@@ -19,6 +19,7 @@ COUNTERS = (
     ("batches_total", "Batches committed by the ingest."),
 )
 STATES = ("online", "offline", "stale", "unknown")
+TABLE_COUNT_TTL_MS = 10_000
 
 
 def _label(value: str) -> str:
@@ -40,6 +41,16 @@ def _cumulative_buckets(counters: dict[str, float]) -> Iterable[tuple[str, float
         default = counters.get("ingest_latency_seconds_count", running) if le == "+Inf" else running
         running = max(running, counters.get(f"ingest_latency_seconds_bucket:{le}", default))
         yield f'_bucket{{le="{le}"}}', running
+
+
+def _table_counts(state: Any, conn: Any) -> dict[str, int]:
+    """Return table row counts, recounted at most every TABLE_COUNT_TTL_MS (a full index walk)."""
+    cached = state.extra.get("table_counts")
+    now = now_ms()
+    if cached is None or now - cached[0] > TABLE_COUNT_TTL_MS:
+        cached = (now, queries.table_counts(conn))
+        state.extra["table_counts"] = cached
+    return cached[1]
 
 
 def render_metrics() -> str:
@@ -66,7 +77,7 @@ def render_metrics() -> str:
         _family("ingest_heartbeat_age_seconds", "gauge",
                 "Seconds since the ingest loop last ran (-1: never).", [("", age)])
     )  # fmt: skip
-    tables = queries.table_counts(conn)
+    tables = _table_counts(state, conn)
     parts.append(
         _family("table_rows", "gauge", "Rows per store table.",
                 [(f'{{table="{t}"}}', n) for t, n in tables.items()])

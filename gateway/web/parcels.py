@@ -90,7 +90,9 @@ def search() -> Any:
         args=args,
         error=error,
         outcomes=list(Outcome.__members__),
-        stations=sorted(s["id"] for s in web().board.get(web().db.conn(), web().cfg)),
+        stations=sorted(
+            set(queries.station_ids(web().db.conn())) | {s.id for s in web().cfg.stations}
+        ),
     ), (400 if error else 200)
 
 

@@ -28,35 +28,64 @@ class ParcelFilter:
     after: tuple[int, str] | None = None  # cursor: (ts_ms, event_id) of the last row seen
 
 
-def stations_with_counts(
-    conn: sqlite3.Connection, hour_ms: int, day_ms: int, station: str | None = None
+def stations_with_last_hour(
+    conn: sqlite3.Connection, hour_ms: int, station: str | None = None
 ) -> list[sqlite3.Row]:
-    """Return station rows with parcel counts since hour_ms and day_ms (index-only counts)."""
+    """Return station rows with their parcel count since hour_ms (index-only counts)."""
     where = "WHERE s.id = :station" if station else ""
     sql = f"""
         SELECT {STATION_COLUMNS},
-          (SELECT count(*) FROM parcels p WHERE p.station = s.id AND p.ts_ms >= :hour) AS last_hour,
-          (SELECT count(*) FROM parcels p WHERE p.station = s.id AND p.ts_ms >= :day) AS today
+          (SELECT count(*) FROM parcels p WHERE p.station = s.id AND p.ts_ms >= :hour) AS last_hour
         FROM stations s {where} ORDER BY s.id"""
-    return conn.execute(sql, {"hour": hour_ms, "day": day_ms, "station": station}).fetchall()
+    return conn.execute(sql, {"hour": hour_ms, "station": station}).fetchall()
 
 
-def problem_counts(
-    conn: sqlite3.Connection, day_ms: int, station: str | None = None
-) -> dict[str, dict[str, int]]:
+def counts_since(conn: sqlite3.Connection, since_ms: int) -> list[tuple[str, int]]:
+    """Return (station, parcels since since_ms) for every station with parcels (index-only).
+
+    The stations are found by jumping through the (station, ts_ms) index one station at a time,
+    so a station missing from the stations table is still counted.
+    """
+    sql = """
+        WITH RECURSIVE st(id) AS (
+          SELECT min(station) FROM parcels
+          UNION ALL
+          SELECT (SELECT min(station) FROM parcels WHERE station > st.id) FROM st
+          WHERE st.id IS NOT NULL)
+        SELECT id, (SELECT count(*) FROM parcels p WHERE p.station = st.id AND p.ts_ms >= ?) AS n
+        FROM st WHERE id IS NOT NULL"""
+    return [(station, n) for station, n in conn.execute(sql, (since_ms,)) if n]
+
+
+def max_parcel_rowid(conn: sqlite3.Connection) -> int:
+    """Return the highest parcel rowid (0 for an empty table)."""
+    return conn.execute("SELECT coalesce(max(rowid), 0) FROM parcels").fetchone()[0]
+
+
+def parcels_after_rowid(conn: sqlite3.Connection, rowid: int, limit: int) -> list:
+    """Return (rowid, station, outcome, ts_ms) of parcels stored after `rowid`, in order."""
+    sql = (
+        "SELECT rowid, station, outcome, ts_ms FROM parcels WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
+    return conn.execute(sql, (rowid, limit)).fetchall()
+
+
+def problem_counts(conn: sqlite3.Connection, day_ms: int) -> dict[str, dict[str, int]]:
     """Return {station: {outcome: count}} of no-read/no-weight/invalid-code parcels since day_ms."""
     marks = ",".join("?" * len(PROBLEM_OUTCOMES))
-    sql = (
-        f"SELECT station, outcome, count(*) FROM parcels WHERE outcome IN ({marks}) AND ts_ms >= ?"
+    sql = (  # walk only the problem outcomes' (outcome, ts_ms) ranges
+        "SELECT station, outcome, count(*) FROM parcels INDEXED BY parcels_outcome_ts"
+        f" WHERE outcome IN ({marks}) AND ts_ms >= ? GROUP BY station, outcome"
     )
-    params: list = [*PROBLEM_OUTCOMES, day_ms]
-    if station:
-        sql += " AND station = ?"
-        params.append(station)
     out: dict[str, dict[str, int]] = {}
-    for st, outcome, n in conn.execute(sql + " GROUP BY station, outcome", params):
+    for st, outcome, n in conn.execute(sql, [*PROBLEM_OUTCOMES, day_ms]):
         out.setdefault(st, {})[outcome] = n
     return out
+
+
+def station_ids(conn: sqlite3.Connection) -> list[str]:
+    """Return the ids of every station the store knows."""
+    return [r[0] for r in conn.execute("SELECT id FROM stations ORDER BY id")]
 
 
 def change_marker(conn: sqlite3.Connection) -> tuple:
@@ -142,7 +171,8 @@ def search_parcels(conn: sqlite3.Connection, flt: ParcelFilter, limit: int) -> l
     if flt.after is not None:
         where.append("(p.ts_ms < :c_ts OR (p.ts_ms = :c_ts AND p.event_id < :c_id))")
         params.update(c_ts=flt.after[0], c_id=flt.after[1])
-    sql = f"SELECT DISTINCT {PARCEL_COLUMNS} FROM {source}"
+    distinct = "DISTINCT " if flt.barcode else ""  # a parcel may have several matching codes
+    sql = f"SELECT {distinct}{PARCEL_COLUMNS} FROM {source}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY p.ts_ms DESC, p.event_id DESC LIMIT :limit"

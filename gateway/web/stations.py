@@ -51,7 +51,7 @@ def throughput_chart(counts: list[int], start_ms: int, zone: Any) -> dict[str, A
 def station_or_404(station_id: str) -> dict[str, Any]:
     """Return a station's summary or answer 404."""
     state = web()
-    found = load_summaries(state.db.conn(), state.cfg, station=station_id)
+    found = load_summaries(state.db.conn(), state.cfg, state.board.days, station=station_id)
     if not found:
         abort(404, f"no station {station_id}")
     return found[0]

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from dockscan.config import SiteConfig
 from gateway.web import queries
-from gateway.web.formatting import day_start_ms, now_ms, utc_iso
+from gateway.web.daycounts import DayCounts
+from gateway.web.formatting import now_ms, utc_iso
 
 STATE_ORDER = {"offline": 0, "stale": 1, "unknown": 2, "online": 3}
 
@@ -72,9 +73,14 @@ def _devices(raw: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def summarise(row: dict, problems: dict[str, int], stale_after: int, now: int) -> dict[str, Any]:
-    """Turn one station row (with counts) into the summary the board and API show."""
-    today = row.get("today") or 0
+def _rate(part: int, whole: int) -> float | None:
+    """Return part/whole, or None when nothing was counted."""
+    return part / whole if whole else None
+
+
+def summarise(row: dict, today: dict[str, int], stale_after: int, now: int) -> dict[str, Any]:
+    """Turn one station row and its counts for today ({outcome|'*': n}) into what is shown."""
+    problems, today_total = today, today.get("*", 0)
     devices = _devices(row.get("devices"))
     return {
         "id": row["id"],
@@ -93,13 +99,13 @@ def summarise(row: dict, problems: dict[str, int], stale_after: int, now: int) -
         "outbox_depth": row.get("outbox_depth"),
         "seq_gaps": row.get("seq_gaps", 0),
         "parcels_last_hour": row.get("last_hour") or 0,
-        "parcels_today": today,
+        "parcels_today": today_total,
         "no_read_today": problems.get("NO_READ", 0),
         "no_weight_today": problems.get("NO_WEIGHT", 0),
         "invalid_code_today": problems.get("INVALID_CODE", 0),
-        "no_read_rate": problems.get("NO_READ", 0) / today if today else None,
-        "no_weight_rate": problems.get("NO_WEIGHT", 0) / today if today else None,
-        "invalid_code_rate": problems.get("INVALID_CODE", 0) / today if today else None,
+        "no_read_rate": _rate(problems.get("NO_READ", 0), today_total),
+        "no_weight_rate": _rate(problems.get("NO_WEIGHT", 0), today_total),
+        "invalid_code_rate": _rate(problems.get("INVALID_CODE", 0), today_total),
         "devices": devices,
         "faults": [d for d in devices if d["state"] not in ("ok", "starting")],
     }
@@ -115,19 +121,21 @@ def _unseen(cfg: SiteConfig, seen: set[str]) -> list[dict]:
 
 
 def load_summaries(
-    conn: sqlite3.Connection, cfg: SiteConfig, station: str | None = None, now: int | None = None
+    conn: sqlite3.Connection,
+    cfg: SiteConfig,
+    days: DayCounts,
+    station: str | None = None,
+    now: int | None = None,
 ) -> list[dict[str, Any]]:
     """Return summaries of every station (stored or configured), or of one station."""
     now = now if now is not None else now_ms()
-    zone = cfg_zone(cfg)
-    day = day_start_ms(now, zone)
-    rows = [dict(r) for r in queries.stations_with_counts(conn, now - 3_600_000, day, station)]
-    problems = queries.problem_counts(conn, day, station)
+    today = days.snapshot(conn, now)
+    rows = [dict(r) for r in queries.stations_with_last_hour(conn, now - 3_600_000, station)]
     extra = _unseen(cfg, {r["id"] for r in rows})
     if station:
         extra = [r for r in extra if r["id"] == station]
     stale_after = cfg.gateway.stale_after_intervals
-    return [summarise(r, problems.get(r["id"], {}), stale_after, now) for r in rows + extra]
+    return [summarise(r, today.get(r["id"], {}), stale_after, now) for r in rows + extra]
 
 
 def cfg_zone(cfg: SiteConfig) -> ZoneInfo:
@@ -151,20 +159,21 @@ def sort_and_filter(items: list[dict], dock: str = "", sort: str = "dock") -> li
 class BoardCache:
     """Reuse the last board computation while the store has not changed (shared by threads)."""
 
-    def __init__(self, max_age_ms: int = 5000) -> None:
+    def __init__(self, zone: ZoneInfo, max_age_ms: int = 5000) -> None:
         self.max_age_ms = max_age_ms
+        self.days = DayCounts(zone)
         self._lock = threading.Lock()
         self._entry: tuple[tuple, int, list[dict]] | None = None
 
     def get(self, conn: sqlite3.Connection, cfg: SiteConfig) -> list[dict[str, Any]]:
         """Return all station summaries, recomputed when the change marker moves or they age."""
         if self.max_age_ms <= 0:
-            return load_summaries(conn, cfg)
+            return load_summaries(conn, cfg, self.days)
         marker, now = queries.change_marker(conn), now_ms()
         entry = self._entry
         if entry and entry[0] == marker and now - entry[1] < self.max_age_ms:
             return entry[2]
-        items = load_summaries(conn, cfg, now=now)
+        items = load_summaries(conn, cfg, self.days, now=now)
         with self._lock:
             self._entry = (marker, now, items)
         return items

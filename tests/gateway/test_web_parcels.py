@@ -105,3 +105,12 @@ def test_csv_neutralises_spreadsheet_formulas(web_client: FlaskClient, web_site:
     rows = list(csv.reader(io.StringIO(web_client.get("/parcels.csv").get_data(as_text=True))))
     assert rows[0][0] == "event_id" and len(rows) == len(web_site.events) + 2
     assert rows[1][8] == "'=HYPERLINK(1)"
+
+
+def test_parcel_with_two_matching_codes_is_listed_once(
+    web_client: FlaskClient, web_site: WebSite
+) -> None:
+    event = make_event("st-a1", 60, now_ms(), codes=("RR777777770GB", "RR777777771GB"))
+    insert_parcel(web_site.conn, event)
+    html = web_client.get("/parcels?barcode=RR7777&match=prefix").get_data(as_text=True)
+    assert _listed(html) == [event.event_id]
