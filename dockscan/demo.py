@@ -1,6 +1,7 @@
 """`dockscan demo`: broker, gateway with UI and simulated stations, as real processes."""
 
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -122,6 +123,7 @@ def choose_broker(broker: BrokerConfig, demo: Demo) -> BrokerConfig:
             f"listener {broker.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {demo.workdir}/\nautosave_interval 5\n"
             "max_queued_messages 100000\n"
+            + ("user root\n" if os.geteuid() == 0 else "")  # root would drop to `mosquitto`
         )
         demo.spawn("mosquitto", "dockscan.demo_exec", "mosquitto", "-c", str(conf))
         started = "mosquitto"
