@@ -11,7 +11,7 @@ from dockscan.errors import DeviceError
 logger = logging.getLogger(__name__)
 
 FIRST_BACKOFF_S = 0.05
-MAX_BACKOFF_S = 0.8  # keeps resume within about 1 s of the port returning
+MAX_BACKOFF_S = 0.5  # keeps resume well within 2 s of the port returning
 
 
 class LinkLost(DeviceError):
