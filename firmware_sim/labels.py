@@ -129,6 +129,21 @@ class LabelCode:
 
     text: str
     symbology: str  # code128, gs1-128, datamatrix, qrcode, pdf417
+    hri: str = ""  # GS1 element strings as "(01)...(10)..." for a GS1 DataMatrix
+
+
+VARIABLE_AIS = {"10", "21", "22", "240", "241", "400", "401", "90"}
+
+
+def gs1_element_strings(elements: list[tuple[str, str]]) -> tuple[str, str]:
+    """Return (raw text with GS after variable-length fields, human-readable form) for AIs."""
+    raw, hri = "", ""
+    for n, (ai, value) in enumerate(elements):
+        raw += ai + value
+        if ai in VARIABLE_AIS and n < len(elements) - 1:
+            raw += GS
+        hri += f"({ai}){value}"
+    return raw, hri
 
 
 def s10_number(rng: random.Random, prefix: str = "", country: str = "") -> str:
@@ -219,12 +234,10 @@ def render_code(code: LabelCode, module_px: int, bar_height_px: int = 0) -> np.n
         "qrcode": zxingcpp.BarcodeFormat.QRCode,
         "pdf417": zxingcpp.BarcodeFormat.PDF417,
     }[code.symbology]
-    options = "gs1" if code.symbology == "datamatrix" and code.text[:2].isdigit() else ""
-    symbol = (
-        zxingcpp.create_barcode(code.text, fmt, options=options)
-        if options
-        else (zxingcpp.create_barcode(code.text, fmt))
-    )
+    if code.hri:
+        symbol = zxingcpp.create_barcode(code.hri, fmt, gs1=True)
+    else:
+        symbol = zxingcpp.create_barcode(code.text, fmt)
     image = np.array(symbol.to_image(scale=1, add_quiet_zones=True), np.uint8)
     tall = 2 if code.symbology == "pdf417" else 1  # PDF417 rows read better at 4X height
     return cv2.resize(
@@ -248,9 +261,12 @@ def random_label_codes(rng: random.Random) -> list[LabelCode]:
     gtin = "0" + f"{rng.randrange(10**12):012d}"
     gtin += str(gs1_check_digit(gtin))
     batch = f"B{rng.randrange(10**5):05d}"
+    raw, hri = gs1_element_strings(
+        [("01", gtin), ("10", batch), ("21", f"{rng.randrange(10**6):06d}")]
+    )
     return [
         LabelCode(f"00{sscc}", "gs1-128"),
-        LabelCode(f"01{gtin}10{batch}{GS}21{rng.randrange(10**6):06d}", "datamatrix"),
+        LabelCode(raw, "datamatrix", hri),
     ]
 
 

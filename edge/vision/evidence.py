@@ -51,17 +51,17 @@ class EvidenceStore:
         self._lock = threading.Lock()
 
     def save(self, prefix: str, frames: list[tuple[float, np.ndarray]]) -> list[str]:
-        """Save frames as <prefix>-<wall ms>-<n>.jpg; return the file names written."""
+        """Save frames as <prefix>-<wall ms>-<count>.jpg; return the file names written."""
         names: list[str] = []
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             stamp = int(time.time() * 1000)
-            for n, (_t, frame) in enumerate(frames):
+            for _t, frame in frames:
                 ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
                 if not ok:
                     logger.warning("could not encode an evidence frame for %s", prefix)
                     continue
-                name = f"{prefix}-{stamp}-{n:02d}.jpg"
+                name = f"{prefix}-{stamp}-{self.saved % 10000:04d}.jpg"  # unique within a ms
                 (self.folder / name).write_bytes(jpeg.tobytes())
                 names.append(name)
                 self.saved += 1
