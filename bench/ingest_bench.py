@@ -11,6 +11,7 @@ Example: .venv/bin/python bench/ingest_bench.py --events 60000 --runs 3 --long 1
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -35,10 +36,20 @@ BROKER_CONF = """allow_anonymous true
 persistence false
 max_queued_messages 0
 max_queued_bytes 0
-max_inflight_messages 100
+max_inflight_messages 1000
 log_type error
 log_type warning
 """
+
+
+# name: (label, gateway workers (0 = raw counter), MQTT protocol, the raw case it is compared to)
+CASES = {
+    "raw": ("raw paho subscriber (counts only), MQTT 5", 0, "5", "raw"),
+    "gw1": ("gateway, 1 process, MQTT 5", 1, "5", "raw"),
+    "gw2": ("gateway, 2 workers on $share, MQTT 5", 2, "5", "raw"),
+    "raw-311": ("raw paho subscriber (counts only), MQTT 3.1.1", 0, "3.1.1", "raw-311"),
+    "gw1-311": ("gateway, 1 process, MQTT 3.1.1", 1, "3.1.1", "raw-311"),
+}
 
 
 def proc_tree(pid: int) -> list[int]:
@@ -47,10 +58,8 @@ def proc_tree(pid: int) -> list[int]:
     while todo:
         p = todo.pop()
         out.append(p)
-        try:
+        with contextlib.suppress(OSError):
             todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except OSError:
-            pass
     return out
 
 
@@ -89,15 +98,18 @@ class GatewayRun:
         conf.write_text(BROKER_CONF)
         self.broker = Mosquitto(workdir / "broker", conf=conf).start()
         self.db = workdir / "gw.db"
+        protocol = gateway.pop("protocol", "5")
         settings = {"database": str(self.db), **gateway}
-        lines = ["[site]", f'id = "{SITE}"', "[broker]", f'url = "{self.broker.url}"', "[gateway]"]
+        lines = ["[site]", f'id = "{SITE}"', "[broker]", f'url = "{self.broker.url}"']
+        lines += [f'protocol = "{protocol}"', "[gateway]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
         self.config = workdir / "site.toml"
         self.config.write_text("\n".join(lines) + "\n")
         argv = [sys.executable, "-m", "dockscan", "-q", "gateway", "run", "-c", str(self.config)]
         self.log = open(workdir / "gateway.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([*argv, f"--workers={workers}"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [*argv, f"--workers={workers}"], stdout=self.log, stderr=subprocess.STDOUT
+        )
         wait_for(lambda: self.counter("broker_connected") >= 1, 20, what="gateway connected")
         if workers > 1:
             wait_for(lambda: len(proc_tree(self.proc.pid)) > workers, 10, what="workers")
@@ -154,16 +166,23 @@ class GatewayRun:
             batches = batches.fetchone()[0]
         conn.close()
         peaks = sorted(self.peak_kb.values(), reverse=True)
+        secs = max(1e-3, (last - first) / 1000)
         return {
-            "rows": n, "seconds": (last - first) / 1000, "per_s": n / max(1e-3, (last - first) / 1000),
-            "wait_p50": pct(waits, 50), "wait_p99": pct(waits, 99),
-            "e2e_p50": pct(e2e, 50), "e2e_p99": pct(e2e, 99), "batches": batches,
-            "cpu_us": cpu / max(1, n) * 1e6, "peak_mb": peaks[0] / 1024 if peaks else 0,
+            "rows": n,
+            "seconds": secs,
+            "per_s": n / secs,
+            "wait_p50": pct(waits, 50),
+            "wait_p99": pct(waits, 99),
+            "e2e_p50": pct(e2e, 50),
+            "e2e_p99": pct(e2e, 99),
+            "batches": batches,
+            "cpu_us": cpu / max(1, n) * 1e6,
+            "peak_mb": peaks[0] / 1024 if peaks else 0,
             "peak_mb_all": sum(peaks) / 1024,
-        }  # fmt: skip
+        }
 
 
-def raw_ceiling(workdir: Path, events: int, stations: int) -> dict:
+def raw_ceiling(workdir: Path, events: int, stations: int, protocol: str) -> dict:
     """Count QoS 1 messages with a bare paho subscriber fed by the same generator."""
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "broker.conf.in"
@@ -171,9 +190,18 @@ def raw_ceiling(workdir: Path, events: int, stations: int) -> dict:
     broker = Mosquitto(workdir / "broker", conf=conf).start()
     try:
         sub = subprocess.Popen(
-            [sys.executable, str(REPO / "bench" / "loadgen.py"), "count", str(broker.port),
-             str(events), SITE], stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(REPO / "bench" / "loadgen.py"),
+                "count",
+                str(broker.port),
+                str(events),
+                SITE,
+                protocol,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert sub.stdout and sub.stdout.readline().strip() == "ready"
         time.sleep(0.3)
         loadgen.blast(broker.port, SITE, stations, events)
@@ -183,13 +211,17 @@ def raw_ceiling(workdir: Path, events: int, stations: int) -> dict:
     finally:
         broker.stop()
     secs = out["last"] - out["first"]
-    return {"rows": out["count"], "seconds": secs, "per_s": out["count"] / secs,
-            "cpu_us": out["cpu_s"] / out["count"] * 1e6}  # fmt: skip
+    return {
+        "rows": out["count"],
+        "seconds": secs,
+        "per_s": out["count"] / secs,
+        "cpu_us": out["cpu_s"] / out["count"] * 1e6,
+    }
 
 
-def blast_case(workdir: Path, events: int, stations: int, workers: int) -> dict:
+def blast_case(workdir: Path, events: int, stations: int, workers: int, v311: bool) -> dict:
     """Blast events at a gateway with `workers` processes and measure it."""
-    run = GatewayRun(workdir, workers=workers)
+    run = GatewayRun(workdir, workers=workers, protocol="3.1.1" if v311 else "5")
     loadgen.blast(run.broker.port, SITE, stations, events)
     run.wait_committed(events, 300)
     return run.finish()
@@ -235,34 +267,39 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=200_000, help="events in the memory run (0: skip)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "gateway.md"))
     args = ap.parse_args()
-    results: dict[str, list[dict]] = {"raw": [], "gw1": [], "gw2": []}
+    results: dict[str, list[dict]] = {name: [] for name in CASES}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         for r in range(args.runs):
             for case in results:
                 work = Path(tmp) / f"{case}-{r}"
-                if case == "raw":
-                    res = raw_ceiling(work, args.events, args.stations)
+                _, workers, protocol, _ = CASES[case]
+                if not workers:
+                    res = raw_ceiling(work, args.events, args.stations, protocol)
                 else:
-                    res = blast_case(work, args.events, args.stations, int(case[-1]))
+                    res = blast_case(work, args.events, args.stations, workers, protocol == "3.1.1")
                 results[case].append(res)
                 print(case, r, {k: round(v, 2) for k, v in res.items()}, flush=True)
         paced = {}
         for idle in (True, False):
-            paced[idle] = paced_case(Path(tmp) / f"paced-{idle}", args.rate, args.paced_secs,
-                                     args.stations, idle)  # fmt: skip
+            paced[idle] = paced_case(
+                Path(tmp) / f"paced-{idle}", args.rate, args.paced_secs, args.stations, idle
+            )
             print("paced idle" if idle else "paced", paced[idle], flush=True)
         long = (
             long_case(Path(tmp) / "long", args.long, args.stations, 50_000) if args.long else None
         )
         if long:
             print("long", {k: v for k, v in long.items() if k != "rss"}, flush=True)
-    Path(args.out).write_text(report(args, results, paced, long))
+    load = (load_before, os.getloadavg())
+    Path(args.out).write_text(report(args, results, paced, long, load))
     print(f"wrote {args.out}")
 
 
-def report(args: argparse.Namespace, results: dict, paced: dict, long: dict | None) -> str:
+def report(
+    args: argparse.Namespace, results: dict, paced: dict, long: dict | None, load: tuple
+) -> str:
     """Render the results as Markdown."""
-    raw = median_of(results["raw"], "per_s")[0]
     lines = [
         "# Gateway ingest benchmark",
         "",
@@ -273,49 +310,51 @@ def report(args: argparse.Namespace, results: dict, paced: dict, long: dict | No
         f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}. Generator: "
         f"{args.stations} x `mosquitto_pub -l -q 1` (C), one per simulated station, on the same "
         "box. Each case has its own mosquitto (no persistence, unlimited queues) and store. "
-        "Medians of the runs, (min-max).",
+        f"Medians of the runs, (min-max). Load average before/after: {load[0][0]:.1f} / "
+        f"{load[1][0]:.1f} (other work on the box shares the cores).",
         "",
-        "| case | events/s | ratio to raw ceiling | arrival→commit p50 / p99 ms | CPU µs/event |"
-        " peak RSS MB |",
+        "| case | events/s | ratio to raw (same protocol) | arrival→commit p50 / p99 ms |"
+        " CPU µs/event | peak RSS MB |",
         "|---|---|---|---|---|---|",
     ]
-    names = {"raw": "raw paho subscriber (counts only)", "gw1": "gateway, 1 process",
-             "gw2": "gateway, 2 workers ($share)"}  # fmt: skip
     for case, runs in results.items():
+        label, workers, _, baseline = CASES[case]
         med, lo, hi = median_of(runs, "per_s")
-        lat = (
-            "-"
-            if case == "raw"
-            else (f"{median_of(runs, 'wait_p50')[0]:.0f} / {median_of(runs, 'wait_p99')[0]:.0f}")
-        )
-        rss = (
-            "-"
-            if case == "raw"
-            else f"{median_of(runs, 'peak_mb')[0]:.0f}"
-            + (
-                f" per worker ({median_of(runs, 'peak_mb_all')[0]:.0f} all)"
-                if case == "gw2"
-                else ""
-            )
-        )
+        ratio = med / median_of(results[baseline], "per_s")[0]
+        lat = rss = "-"
+        if workers:
+            lat = f"{median_of(runs, 'wait_p50')[0]:.0f} / {median_of(runs, 'wait_p99')[0]:.0f}"
+            rss = f"{median_of(runs, 'peak_mb')[0]:.0f}"
+        if workers > 1:
+            rss += f" per worker ({median_of(runs, 'peak_mb_all')[0]:.0f} all)"
         lines.append(
-            f"| {names[case]} | {med:,.0f} ({lo:,.0f}-{hi:,.0f}) | {med / raw:.2f} | {lat} | "
+            f"| {label} | {med:,.0f} ({lo:,.0f}-{hi:,.0f}) | {ratio:.2f} | {lat} | "
             f"{median_of(runs, 'cpu_us')[0]:.0f} | {rss} |"
-        )  # fmt: skip
-    lines += ["", f"Paced {args.rate:g} events/s for {args.paced_secs:g} s from one paho "
-              "publisher (`ts` set at publish), publish→commit from the store's columns:", "",
-              "| flush policy | p50 ms | p99 ms | batches | CPU µs/event |", "|---|---|---|---|---|"]  # fmt: skip
+        )
+    lines += [
+        "",
+        f"Paced {args.rate:g} events/s for {args.paced_secs:g} s from one paho publisher (`ts` set "
+        "at publish), publish→commit from the store's columns:",
+        "",
+        "| flush policy | p50 ms | p99 ms | batches | CPU µs/event |",
+        "|---|---|---|---|---|",
+    ]
     for idle, res in paced.items():
         name = "commit when idle (default)" if idle else f"size/time only (batch_ms {50})"
-        lines.append(f"| {name} | {res['e2e_p50']:.0f} | {res['e2e_p99']:.0f} | "
-                     f"{res['batches']:.0f} | {res['cpu_us']:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {res['e2e_p50']:.0f} | {res['e2e_p99']:.0f} | "
+            f"{res['batches']:.0f} | {res['cpu_us']:.0f} |"
+        )
     if long:
         rss = long["rss"]
         marks = [rss[int(i * (len(rss) - 1) / 4)] for i in range(5)] if rss else []
         prof = ", ".join(f"{t:.0f} s: {kb / 1024:.0f} MB" for t, kb in marks)
-        lines += ["", f"Long run: {long['rows']:,} events in chunks of 50,000, "
-                  f"{long['per_s']:,.0f} events/s, peak RSS {long['peak_mb']:.0f} MB; "
-                  f"RSS over time: {prof}."]  # fmt: skip
+        lines += [
+            "",
+            f"Long run: {long['rows']:,} events in chunks of 50,000, "
+            f"{long['per_s']:,.0f} events/s, peak RSS {long['peak_mb']:.0f} MB; "
+            f"RSS over time: {prof}.",
+        ]
     return "\n".join(lines) + "\n"
 
 

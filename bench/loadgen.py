@@ -107,7 +107,7 @@ def paced(port: int, site: str, stations: int, rate: float, seconds: float) -> i
     return total
 
 
-def count(port: int, n: int, site: str) -> dict:
+def count(port: int, n: int, site: str, protocol: str = "5") -> dict:
     """Subscribe at QoS 1 and count n messages; return first/last arrival times."""
     done = threading.Event()
     seen = {"count": 0, "first": 0.0, "last": 0.0}
@@ -121,9 +121,8 @@ def count(port: int, n: int, site: str) -> dict:
         if seen["count"] >= n:
             done.set()
 
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id="raw-counter", protocol=MQTTProtocolVersion.MQTTv5
-    )
+    proto = MQTTProtocolVersion.MQTTv5 if protocol == "5" else MQTTProtocolVersion.MQTTv311
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-counter", protocol=proto)
     client.on_message = on_message
     client.connect("127.0.0.1", port)
     client.subscribe(f"{PREFIX}/{site}/+/parcel", qos=1)
@@ -137,9 +136,10 @@ def count(port: int, n: int, site: str) -> dict:
 
 
 def main() -> None:
-    """Run the raw counter (`count PORT N SITE`) as its own process."""
+    """Run the raw counter (`count PORT N SITE PROTOCOL`) as its own process."""
     if sys.argv[1] == "count":
-        print(json.dumps(count(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])), flush=True)
+        port, n, site, protocol = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+        print(json.dumps(count(port, n, site, protocol)), flush=True)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ class Ingest:
 
     def run(self) -> None:
         """Connect, ingest until stopped, then commit, ack, say offline and disconnect."""
-        self.store = Store(self.gw.database)
+        self.store = Store(self.gw.database, background_checkpoints=True)
         self.store.ensure_stations(self.cfg.site.id, [(s.id, s.dock) for s in self.cfg.stations])
         retention = Retention(self.gw) if self.owns_liveness else None
         self.client = gateway_client(self.cfg, self.client_id)

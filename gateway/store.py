@@ -1,6 +1,8 @@
 """The gateway store: open and migrate the SQLite file, write one batch per transaction."""
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from gateway import liveness
 from gateway.clock import epoch_ms, now_ms
 from gateway.schema import migrate
 
+logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 PARCEL_SQL = (
@@ -106,12 +109,19 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
 class Store:
     """The ingest side of the store; its connection belongs to the thread that created it."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, background_checkpoints: bool = False) -> None:
         self.db = open_db(path)
         self.conn = self.db.conn
+        self.checkpointer: Checkpointer | None = None
+        if background_checkpoints:
+            self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self.checkpointer = Checkpointer(path)
+            self.checkpointer.start()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (after the checkpointer's last checkpoint)."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.conn.close()
 
     def __enter__(self) -> "Store":
@@ -229,3 +239,30 @@ class Store:
             liveness.check_stale(self.conn, at, defaults)
             if gap_grace_ms is not None:
                 liveness.check_seq_gaps(self.conn, at, gap_grace_ms)
+
+
+class Checkpointer(threading.Thread):
+    """Checkpoints the WAL from its own connection, so the ingest thread never waits on fsync."""
+
+    def __init__(self, path: str | Path, every_s: float = 1.0) -> None:
+        super().__init__(name="wal-checkpoint", daemon=True)
+        self.path, self.every_s = path, every_s
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        """Run a PASSIVE checkpoint every `every_s` until stopped (it never blocks writers)."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            while not self.stop_event.wait(self.every_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    logger.warning("WAL checkpoint failed: %s", exc)
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop after one last checkpoint and wait for it."""
+        self.stop_event.set()
+        self.join(10)
