@@ -51,6 +51,7 @@ class Ingest:
         self.defaults = liveness.Defaults(
             stale_after_intervals=cfg.gateway.stale_after_intervals,
             station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
+            watching_since_ms=now_ms(),
         )
         self.batch = Batch()
         self.received = 0

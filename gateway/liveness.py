@@ -22,6 +22,7 @@ class Defaults:
     stale_after_intervals: int = 3
     telemetry_interval_s: float = 10.0
     station_intervals: dict[str, float] = field(default_factory=dict)
+    watching_since_ms: int = 0  # when this gateway started listening: no stale verdicts before
 
 
 def _station(conn: sqlite3.Connection, site: str, station: str, dock: str | None) -> tuple:
@@ -153,7 +154,7 @@ def check_stale(conn: sqlite3.Connection, at: int, defaults: Defaults) -> list[s
         interval = interval or defaults.station_intervals.get(
             station, defaults.telemetry_interval_s
         )
-        quiet_ms = at - max(last_tel or 0, since or 0)
+        quiet_ms = at - max(last_tel or 0, since or 0, defaults.watching_since_ms)
         if quiet_ms > defaults.stale_after_intervals * interval * 1000:
             reason = f"no telemetry for {quiet_ms / 1000:.1f} s"
             transition(conn, station, "stale", reason, at)

@@ -56,6 +56,9 @@ class Batch:
     def __len__(self) -> int:
         return len(self.parcels) + len(self.signals) + len(self.dead)
 
+    def __bool__(self) -> bool:
+        return bool(self.parcels or self.signals or self.dead or self.pubacks)
+
 
 @dataclass
 class Written:
