@@ -124,6 +124,10 @@ class ScaleDevice:
                 if self._inflight is not None:
                     self._inflight.resolve(False, str(exc))
                     self._inflight = None
+            except Exception as exc:  # a driver bug must not end the device thread
+                logger.exception("%s: unexpected error in the scale loop", self.id)
+                self._set_state("fault", f"driver error: {type(exc).__name__}")
+                self._stop.wait(1.0)
         self._link.close()
 
     def _open(self) -> bool:

@@ -72,7 +72,7 @@ class ScannerDevice:
         self.id, self.cfg, self.listener, self.clock = cfg.id, cfg, listener, clock
         self.terminator = TERMINATORS[cfg.terminator]
         self.state, self.reason = "", ""
-        self._counts = dict.fromkeys(("scans", "empty", "frames_bad", "not_utf8"), 0)
+        self._counts = dict.fromkeys(("scans", "empty", "bytes_dropped", "not_utf8"), 0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._log = RateLimitedLog(logger, interval=10.0)
@@ -115,9 +115,13 @@ class ScannerDevice:
                 continue
             now = self.clock()
             for frame in framer.feed(data):
-                self._handle(frame[: -len(self.terminator)], now)
+                try:
+                    self._handle(frame[: -len(self.terminator)], now)
+                except Exception as exc:  # a driver bug must not end the device thread
+                    logger.exception("%s: unexpected error handling %r", self.id, frame)
+                    self._set_state("fault", f"driver error: {type(exc).__name__}")
             if framer.dropped:
-                self._counts["frames_bad"] += 1
+                self._counts["bytes_dropped"] += framer.dropped
                 self._log.warning(
                     "long", "%s: dropped %d bytes without a terminator", self.id, framer.dropped
                 )

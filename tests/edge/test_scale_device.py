@@ -71,8 +71,9 @@ def test_zero_reaches_the_simulator(bench: Bench, protocol: str) -> None:
     wait_for(lambda: device.state == "ok", 3, what="first frame")
     ok, detail = device.command("zero", {})
     assert ok, detail
-    assert get_protocol(protocol).commands["zero"].strip(b"\r\n") in sim.received
-    assert sim.scale.zero_offset == pytest.approx(0.5)
+    sent = get_protocol(protocol).commands["zero"].strip(b"\r\n")
+    wait_for(lambda: sent in sim.received, 1, what="zero command in the simulator")
+    wait_for(lambda: sim.scale.zero_offset == pytest.approx(0.5), 1, what="zeroed")
 
 
 def test_zero_outside_the_range_is_refused(bench: Bench) -> None:

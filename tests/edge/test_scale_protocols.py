@@ -125,11 +125,12 @@ def test_unknown_protocol_is_a_config_error() -> None:
         get_protocol("nope")
 
 
-def test_line_framer_drops_overlong_lines() -> None:
+def test_line_framer_drops_overlong_lines_whole() -> None:
     framer = LineFramer(b"\r\n", max_len=8)
     assert framer.feed(b"x" * 20) == []
-    assert framer.dropped == 20
-    assert framer.feed(b"S +\r\n") == [b"S +\r\n"]
+    assert framer.feed(b"yy") == []
+    assert framer.feed(b"y\r\nS +\r\n") == [b"S +\r\n"]
+    assert framer.dropped == 25
 
 
 def test_delimited_framer_drops_junk_and_resyncs() -> None:

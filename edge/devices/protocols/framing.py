@@ -16,17 +16,24 @@ class Framer(Protocol):
 
 
 class LineFramer:
-    """Frames that end with a terminator (e.g. CR LF); overlong lines are dropped."""
+    """Frames that end with a terminator (e.g. CR LF); overlong lines are dropped whole."""
 
     def __init__(self, terminator: bytes, max_len: int = MAX_FRAME) -> None:
         self.terminator, self.max_len = terminator, max_len
         self.dropped = 0
         self._buf = bytearray()
+        self._skipping = False  # inside an overlong line: drop up to its terminator
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes; return complete lines including their terminator."""
         self._buf += data
         frames: list[bytes] = []
+        if self._skipping:
+            end = self._buf.find(self.terminator)
+            cut = len(self._buf) if end < 0 else end + len(self.terminator)
+            self.dropped += cut
+            del self._buf[:cut]
+            self._skipping = end < 0
         while True:
             end = self._buf.find(self.terminator)
             if end < 0:
@@ -41,6 +48,7 @@ class LineFramer:
         if len(self._buf) > self.max_len:
             self.dropped += len(self._buf)
             self._buf.clear()
+            self._skipping = True
         return frames
 
 
