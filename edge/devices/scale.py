@@ -14,6 +14,7 @@ from dockscan.logs import RateLimitedLog
 from edge.devices.base import CapturedWeight, DeviceListener
 from edge.devices.capture import CaptureRules, StableCapture
 from edge.devices.protocols import Reading, Reply, get_protocol
+from edge.devices.protocols.framing import Framer
 from edge.devices.serial_link import LinkLost, SerialLink
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     result: tuple[bool, str] = (False, "not run")
     deadline: float = 0.0
+    abandoned: bool = False  # the caller stopped waiting: never send it late
 
     def resolve(self, ok: bool, detail: str) -> None:
         """Store the result and wake the caller."""
@@ -72,6 +74,7 @@ class ScaleDevice:
             on_change=self._on_link_change,
         )
         self._inflight: _Pending | None = None
+        self._framer: Framer = self.protocol.framer()
         self._poll_due = 0.0
         self._poll_deadline: float | None = None
         self._last_valid = 0.0
@@ -109,6 +112,7 @@ class ScaleDevice:
         pending = _Pending(name, request)
         self._commands.put(pending)
         if not pending.done.wait(COMMAND_TIMEOUT_S):
+            pending.abandoned = True
             return False, f"no result within {COMMAND_TIMEOUT_S:g} s"
         return pending.result
 
@@ -121,9 +125,7 @@ class ScaleDevice:
                 self._step()
             except LinkLost as exc:
                 self.capture.reset()
-                if self._inflight is not None:
-                    self._inflight.resolve(False, str(exc))
-                    self._inflight = None
+                self._fail_commands(str(exc))
             except Exception as exc:  # a driver bug must not end the device thread
                 logger.exception("%s: unexpected error in the scale loop", self.id)
                 self._set_state("fault", f"driver error: {type(exc).__name__}")
@@ -149,8 +151,9 @@ class ScaleDevice:
         """Send what is due, read what arrived, handle timeouts."""
         now = self.clock()
         idle = self._inflight is None and self._poll_deadline is None
-        if idle and not self._commands.empty():
-            self._send_command(self._commands.get_nowait(), now)
+        pending = self._commands.get_nowait() if idle and not self._commands.empty() else None
+        if pending is not None and not pending.abandoned:
+            self._send_command(pending, now)
         elif idle and self._polling and now >= self._poll_due:
             self._link.write(self.protocol.poll_request)
             self._poll_deadline = now + max(0.5, 2 * self.cfg.poll_interval_s)
@@ -167,12 +170,12 @@ class ScaleDevice:
 
     def _send_command(self, pending: _Pending, now: float) -> None:
         """Write a command; resolve it at once when the protocol never acknowledges."""
+        pending.deadline = now + REPLY_TIMEOUT_S
+        self._inflight = pending  # failed by _fail_commands if the write loses the link
         self._link.write(pending.request)
         if not self.protocol.acknowledged:
+            self._inflight = None
             pending.resolve(True, f"sent {pending.request!r}; {self.protocol.name} sends no reply")
-            return
-        pending.deadline = now + REPLY_TIMEOUT_S
-        self._inflight = pending
 
     def _check_timeouts(self, now: float) -> None:
         """Expire unanswered polls and commands; report a silent scale as stalled."""
@@ -185,6 +188,8 @@ class ScaleDevice:
         stall_after = max(STALL_AFTER_S, 5 * self.cfg.poll_interval_s)
         if now - self._last_valid > stall_after and self.state in ("ok", "fault", "starting"):
             self._set_state("stalled", f"no valid frame for {stall_after:g} s")
+            if self.cfg.mode == "stream" and self.protocol.stream_request:
+                self._link.write(self.protocol.stream_request)  # restart a stopped stream
 
     def _handle(self, frame: bytes, now: float) -> None:
         """Parse one frame; feed readings to the capture rules; match command replies."""

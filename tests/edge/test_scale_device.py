@@ -209,3 +209,14 @@ def test_socket_url_reaches_the_tcp_simulator(bench: Bench) -> None:
     assert weight.kg == pytest.approx(5.5, abs=0.005)
     ok, _ = device.command("tare", {})
     assert ok and sim.scale.tare == pytest.approx(5.5, abs=0.005)
+
+
+def test_stopped_stream_is_reported_stalled_and_restarted(bench: Bench) -> None:
+    sim = bench.scale_sim("mt-sics", noise=False)
+    device, rec = bench.scale("mt-sics", str(sim.link), mode="stream", **FAST)
+    wait_for(lambda: device.state == "ok", 3, what="streaming")
+    sim.call(lambda: setattr(sim, "streaming", False))  # e.g. the balance was reset
+    wait_for(lambda: "stalled" in rec.state_names(), 5, what="stalled")
+    wait_for(lambda: rec.state_names()[-1] == "ok", 2, what="stream restarted")
+    assert sim.received.count(b"SIR") == 2
+    assert rec.state_names()[-2:] == ["stalled", "ok"]
