@@ -1,5 +1,6 @@
 """Presentation helpers: site-time formatting, relative ages, visible control characters."""
 
+import functools
 import re
 import time
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@functools.lru_cache(maxsize=8192)
 def utc_iso(ms: int | None) -> str | None:
     """Format UTC epoch ms as ISO 8601 with a Z, or None."""
     if ms is None:
@@ -22,6 +24,7 @@ def utc_iso(ms: int | None) -> str | None:
     return iso_ms(datetime.fromtimestamp(ms / 1000, UTC))
 
 
+@functools.lru_cache(maxsize=8192)
 def local_time(ms: int | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """Format UTC epoch ms in the site's time zone ('' for None)."""
     if ms is None:

@@ -76,10 +76,17 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def stop_server(server: Any) -> None:
-    """Close a waitress server's listener and connections and join its worker threads."""
-    server.close()
-    wasyncore.close_all(server._map)
+def stop_server(server: Any, loop_thread: threading.Thread | None = None) -> None:
+    """Close a waitress server's sockets and join its workers.
+
+    Pass loop_thread when run() is still going in another thread: the sockets are then closed
+    from inside the loop (closing them under a running select() fails with EBADF).
+    """
+    if loop_thread is not None and loop_thread.is_alive():
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        loop_thread.join(5)
+    else:
+        wasyncore.close_all(server._map)
     server.task_dispatcher.shutdown(timeout=5)
 
 

@@ -1,5 +1,6 @@
 """Station summaries for the board and the API: state, counts, rates, devices, open faults."""
 
+import functools
 import json
 import sqlite3
 import threading
@@ -40,37 +41,27 @@ def _iso_to_ms(value: object) -> int | None:
     return int(parsed.timestamp() * 1000) if parsed.tzinfo else None
 
 
-def _devices(raw: str | None) -> list[dict[str, Any]]:
-    """Parse the stations.devices JSON into a sorted list, tolerating damage."""
+@functools.lru_cache(maxsize=1024)
+def _devices(raw: str | None) -> tuple[dict[str, Any], ...]:
+    """Parse stations.devices JSON into a sorted tuple (shared, read-only); tolerate damage."""
     try:
         data = json.loads(raw or "{}")
     except ValueError:
-        return [
-            {
-                "id": "?",
-                "kind": "?",
-                "state": "unreadable",
-                "reason": "bad JSON",
-                "since": "",
-                "since_ms": None,
-            }
-        ]
+        data = {"?": {"kind": "?", "state": "unreadable", "reason": "stations.devices is not JSON"}}
     if not isinstance(data, dict):
-        return []
-    out = []
-    for dev_id, info in sorted(data.items()):
-        info = info if isinstance(info, dict) else {}
-        out.append(
-            {
-                "id": str(dev_id),
-                "kind": str(info.get("kind", "")),
-                "state": str(info.get("state", "unknown")),
-                "reason": str(info.get("reason", "")),
-                "since": str(info.get("since", "")),
-                "since_ms": _iso_to_ms(info.get("since")),
-            }
-        )
-    return out
+        return ()
+    return tuple(
+        {
+            "id": str(dev_id),
+            "kind": str(info.get("kind", "")),
+            "state": str(info.get("state", "unknown")),
+            "reason": str(info.get("reason", "")),
+            "since": str(info.get("since", "")),
+            "since_ms": _iso_to_ms(info.get("since")),
+        }
+        for dev_id, info in sorted(data.items())
+        if isinstance(info, dict)
+    )
 
 
 def _rate(part: int, whole: int) -> float | None:

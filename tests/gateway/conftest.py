@@ -88,8 +88,7 @@ def live_server(web_site: WebSite) -> Iterator[LiveServer]:
     thread.start()
     wait_port(port)
     yield LiveServer(f"http://127.0.0.1:{port}", app)
-    stop_server(server)
-    thread.join(5)
+    stop_server(server, thread)
     shutdown(app)
 
 

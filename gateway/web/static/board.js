@@ -4,7 +4,7 @@
   var live = document.getElementById("board-live");
   if (!live) { return; }
   var status = document.getElementById("live-status");
-  var offset = 0; // server clock minus browser clock, from the rendered data-now
+  var offset = 0; // server clock minus browser clock (data-now, then each X-Now-Ms header)
 
   function setStatus(text, on) {
     status.textContent = text;
@@ -19,9 +19,8 @@
     return Math.floor(s / 86400) + " d";
   }
 
-  function syncClock() {
-    var tally = live.querySelector("[data-now]");
-    if (tally) { offset = Number(tally.getAttribute("data-now")) - Date.now(); }
+  function syncClock(serverNow) {
+    if (serverNow) { offset = Number(serverNow) - Date.now(); }
   }
 
   function tick() {
@@ -33,10 +32,14 @@
 
   function refresh() {
     fetch(live.getAttribute("data-live-url"), { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (r) {
+        if (!r.ok) { throw new Error(r.status); }
+        syncClock(r.headers.get("X-Now-Ms"));
+        return r.text();
+      })
       .then(function (html) {
         live.innerHTML = html; // server-rendered and escaped by Jinja
-        syncClock();
+        tick();
         live.setAttribute("data-refreshed", String(Date.now()));
       })
       .catch(function () { setStatus("update failed, retrying", false); });
@@ -56,7 +59,7 @@
   if (form) {
     form.addEventListener("change", function () { form.submit(); });
   }
-  syncClock();
+  syncClock(live.getAttribute("data-now"));
   setInterval(tick, 1000);
   connect();
 })();
