@@ -27,11 +27,8 @@ def test_help_has_examples() -> None:
 def test_unknown_station_is_a_one_line_config_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["edge", "run", "-c", str(write(tmp_path)), "--station", "x"])
     assert result.exit_code == 2
-    assert (
-        result.output.strip().splitlines()
-        == [f"error: {tmp_path}/site.toml: stations: no station 'x' (known: st1)"]
-        or "no station 'x'" in result.output
-    )
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: ") and "no station 'x' (known: st1)" in line
 
 
 def test_bad_code_pattern_names_the_key(tmp_path: Path) -> None:
