@@ -42,7 +42,7 @@ class StationTiming:
 
     interval: tuple[float, float] = (1.0, 3.0)
     scan_after_s: float = 0.2
-    gap_s: float = 0.3  # platform empty before the next parcel
+    gap_s: float = 0.15  # platform empty before the next parcel
 
 
 class SimulatedStation:

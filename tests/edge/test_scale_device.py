@@ -42,10 +42,10 @@ def test_one_capture_per_parcel(bench: Bench, protocol: str, mode: str) -> None:
     parsed = get_protocol(protocol).parse(first.raw)
     assert parsed.value == first.device_value and parsed.unit == first.device_unit
     assert first.device == "scale1" and first.stable
-    time.sleep(0.6)
+    time.sleep(0.5)
     assert len(rec.weights) == 1, "a parcel that stays on the scale is captured once"
     sim.remove()
-    time.sleep(0.6)
+    time.sleep(0.4)
     sim.place(7.25)
     wait_for(lambda: len(rec.weights) == 2, 3, what="second capture")
     assert rec.weights[1].kg == pytest.approx(7.25, abs=0.005)
