@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -107,10 +108,13 @@ def paced(port: int, site: str, stations: int, rate: float, seconds: float) -> i
     return total
 
 
-def count(port: int, n: int, site: str, protocol: str = "5") -> dict:
-    """Subscribe at QoS 1 and count n messages; return first/last arrival times."""
+def count(port: int, n: int, site: str, protocol: str = "5", latency: bool = False) -> dict:
+    """Subscribe at QoS 1 and count n messages; return first/last arrival times.
+
+    With `latency`, also return each message's publish→arrival ms from its `ts`.
+    """
     done = threading.Event()
-    seen = {"count": 0, "first": 0.0, "last": 0.0}
+    seen: dict = {"count": 0, "first": 0.0, "last": 0.0, "latency_ms": []}
 
     def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         now = time.time()
@@ -118,6 +122,9 @@ def count(port: int, n: int, site: str, protocol: str = "5") -> dict:
             seen["first"] = now
         seen["count"] += 1
         seen["last"] = now
+        if latency:
+            ts = datetime.fromisoformat(json.loads(msg.payload)["ts"]).timestamp()
+            seen["latency_ms"].append((now - ts) * 1000)
         if seen["count"] >= n:
             done.set()
 
@@ -136,10 +143,11 @@ def count(port: int, n: int, site: str, protocol: str = "5") -> dict:
 
 
 def main() -> None:
-    """Run the raw counter (`count PORT N SITE PROTOCOL`) as its own process."""
+    """Run the raw counter (`count PORT N SITE PROTOCOL [latency]`) as its own process."""
     if sys.argv[1] == "count":
         port, n, site, protocol = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-        print(json.dumps(count(port, n, site, protocol)), flush=True)
+        result = count(port, n, site, protocol, latency=sys.argv[6:] == ["latency"])
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
