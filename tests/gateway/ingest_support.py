@@ -178,3 +178,24 @@ def gateways_fixture() -> Iterator[StartGateway]:
     yield start
     for gw in started:
         gw.kill()
+
+
+def wait_online(port: int, gateway_ids: set[str], timeout: float = 15) -> None:
+    """Wait until every gateway id has a retained `online` status (it subscribed before that)."""
+    online: set[str] = set()
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="online-watcher")
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        status = orjson.loads(msg.payload)
+        if status["state"] == "online":
+            online.add(status["gateway"])
+
+    watcher.on_message = on_message
+    watcher.connect("127.0.0.1", port)
+    watcher.subscribe(f"{PREFIX}/{SITE}/gateway/+/status", qos=1)
+    watcher.loop_start()
+    try:
+        wait_for(lambda: gateway_ids <= online, timeout, what=f"{gateway_ids} online")
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()

@@ -18,6 +18,7 @@ from tests.gateway.ingest_support import (
     parcel,
     query,
     topic,
+    wait_online,
     write_config,
 )
 from tests.support.broker import Mosquitto, wait_for
@@ -195,7 +196,7 @@ def test_two_workers_share_the_parcel_topic(
     cfg = write_config(tmp_path, mosquitto.url, stations=2)
     db = tmp_path / "gw.db"
     gw = gateways(cfg, "--workers", "2")
-    wait_for(lambda: counter(db, "broker_connected") == 1, 10)
+    wait_online(mosquitto.port, {"gw-1-w1", "gw-1-w2"})
     station = Station(mosquitto.port)
     try:
         events = [parcel(f"st{1 + i % 2}", i // 2) for i in range(2000)]
