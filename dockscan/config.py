@@ -256,6 +256,10 @@ def load_config(path: str | Path) -> SiteConfig:
         raise ConfigError(path, "", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path, "", f"not UTF-8 text (byte {exc.start}): TOML files are UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
     return parse_config(data, path)
