@@ -119,9 +119,9 @@ class ScaleDevice:
     def _run(self) -> None:
         """Open, read and reopen until stopped."""
         while not self._stop.is_set():
-            if not self._link.is_open and not self._open():
-                break
             try:
+                if not self._link.is_open and not self._open():
+                    break
                 self._step()
             except LinkLost as exc:
                 self.capture.reset()

@@ -37,14 +37,15 @@ class SerialLink:
         on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self.url = url
-        self.settings = {
+        self.settings: dict[str, float | int | str] = {
             "baudrate": baudrate,
             "bytesize": bytesize,
             "parity": parity,
             "stopbits": stopbits,
             "timeout": read_timeout,
-            "write_timeout": 1.0,
         }
+        if not url.startswith("rfc2217://"):  # pyserial's RFC 2217 client rejects write_timeout
+            self.settings["write_timeout"] = 1.0
         self.on_change = on_change
         self.reconnects = 0
         self.state = "closed"
@@ -64,7 +65,7 @@ class SerialLink:
             try:
                 port = serial.serial_for_url(self.url, do_not_open=True, **self.settings)
                 port.open()
-            except (serial.SerialException, OSError, ValueError) as exc:
+            except (serial.SerialException, OSError, ValueError, NotImplementedError) as exc:
                 self._set_state("disconnected", f"cannot open {self.url}: {_reason(exc)}")
                 stop.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)

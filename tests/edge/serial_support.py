@@ -1,10 +1,14 @@
 """Helpers for device tests over real pseudo-terminals: a recording listener and fixtures."""
 
 import contextlib
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import serial
+import serial.rfc2217
 
 from dockscan.config import ScaleConfig, ScannerConfig
 from edge.devices.base import CapturedWeight, ScanRead
@@ -98,3 +102,80 @@ def open_bench(tmp_path: Path) -> Iterator[Bench]:
         yield b
     finally:
         b.close()
+
+
+class Rfc2217Bridge:
+    """A small RFC 2217 server (pyserial's PortManager) that exposes a serial URL over TCP."""
+
+    def __init__(self, serial_url: str) -> None:
+        self.serial_url = serial_url
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.port = self.server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rfc2217-bridge", daemon=True)
+
+    def __enter__(self) -> "Rfc2217Bridge":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(3)
+        self.server.close()
+
+    def _run(self) -> None:
+        """Serve one client at a time until stopped."""
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        """Shuttle bytes between the client and the serial port, with telnet escaping."""
+        conn.settimeout(0.02)
+        port = _PtySerial(self.serial_url, timeout=0.02)
+        manager = serial.rfc2217.PortManager(port, _SocketWriter(conn))
+        try:
+            while not self._stop.is_set():
+                data = port.read(port.in_waiting or 1)
+                if data:
+                    conn.sendall(b"".join(manager.escape(data)))
+                try:
+                    received = conn.recv(1024)
+                except TimeoutError:
+                    continue
+                if not received:
+                    break
+                port.write(b"".join(manager.filter(received)))
+        finally:
+            port.close()
+
+
+class _PtySerial(serial.Serial):
+    """A serial port on a pty: ptys have no modem lines, so report them low and ignore sets."""
+
+    cts = dsr = ri = cd = False
+
+    def _update_rts_state(self) -> None:
+        """Ptys have no RTS line."""
+
+    def _update_dtr_state(self) -> None:
+        """Ptys have no DTR line."""
+
+    def _update_break_state(self) -> None:
+        """Ptys cannot send a break."""
+
+
+class _SocketWriter:
+    """The `connection.write` PortManager expects."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+
+    def write(self, data: bytes) -> None:
+        """Send negotiation bytes to the client."""
+        self.conn.sendall(data)

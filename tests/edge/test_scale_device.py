@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.devices.protocols import get_protocol
-from tests.edge.serial_support import Bench, open_bench
+from tests.edge.serial_support import Bench, Rfc2217Bridge, open_bench
 from tests.support.broker import free_port, wait_for
 
 MODES = [
@@ -220,3 +220,14 @@ def test_stopped_stream_is_reported_stalled_and_restarted(bench: Bench) -> None:
     wait_for(lambda: rec.state_names()[-1] == "ok", 2, what="stream restarted")
     assert sim.received.count(b"SIR") == 2
     assert rec.state_names()[-2:] == ["stalled", "ok"]
+
+
+@pytest.mark.filterwarnings("ignore:set(Daemon|Name):DeprecationWarning")  # inside pyserial 3.5
+def test_rfc2217_url_reaches_the_simulator_through_a_port_server(bench: Bench) -> None:
+    sim = bench.scale_sim("mt-sics", noise=False)
+    with Rfc2217Bridge(str(sim.link)) as bridge:
+        device, rec = bench.scale("mt-sics", f"rfc2217://127.0.0.1:{bridge.port}", **FAST)
+        sim.place(4.2)
+        weight = wait_for(lambda: rec.weights, 5, what="capture over RFC 2217")[0]
+        assert (weight.device_value, weight.device_unit) == ("4.200", "kg")
+        device.stop()

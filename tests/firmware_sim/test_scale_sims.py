@@ -175,3 +175,36 @@ def test_physics_settles_within_a_division_and_zero_tare_rules() -> None:
 def test_unknown_protocol_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown protocol 'x'"):
         make_scale_sim("x", str(tmp_path / "x"))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "request_bytes", "reply"),
+    [
+        ("mt-sics", b"ZI\r\n", b"ZI S\r\n"),
+        ("mt-sics", b"TA 1.500 kg\r\n", b"TA A      1.500 kg\r\n"),
+        ("mt-sics", b"TA\r\n", b"TA A      0.000 kg\r\n"),
+        ("mt-sics", b"I2\r\n", b'I2 A "T72XW Standard 60.00 kg"\r\n'),
+        ("sma", b"\nH\r", b"\n 1g      2.0000kg \r"),
+        ("nci", b"U\r", b"\nS00\r\x03"),
+        ("nci", b"W\r", b"\n02.000KG\r\nS00\r\x03"),
+    ],
+)
+def test_simulator_command_table(start_sim, protocol: str, request_bytes: bytes, reply: bytes):
+    sim = start_sim(protocol, noise=False)
+    sim.scale.hold(2.0)
+    with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
+        port.write(request_bytes)
+        assert read_for(port, 1.0, until=len(reply)) == reply
+
+
+def test_sma_repeat_streams_until_the_next_command(start_sim) -> None:
+    sim = start_sim("sma", noise=False, rate_hz=20)
+    sim.scale.hold(2.0)
+    with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
+        port.write(b"\nR\r")
+        frames = get_protocol("sma").framer().feed(read_for(port, 0.5))
+        assert len(frames) >= 5 and set(frames) == {b"\n 1G       2.000kg \r"}
+        port.write(b"\nW\r")
+        time.sleep(0.2)
+        port.reset_input_buffer()
+        assert read_for(port, 0.3) == b""
