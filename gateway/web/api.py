@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 
 from gateway.web import web
 from gateway.web.parcels import load_detail, row_to_api, run_search
@@ -16,7 +16,12 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def stations() -> Any:
     """List every station with its state, counts, rates, outbox depth and devices."""
     state = web()
-    return list(state.board.get(state.db.conn(), state.cfg))
+    items = state.board.get(state.db.conn(), state.cfg)
+    cached = state.extra.get("stations_json")
+    if cached is None or cached[0] is not items:
+        cached = (items, current_app.json.dumps(items))
+        state.extra["stations_json"] = cached
+    return Response(cached[1], mimetype="application/json")
 
 
 @bp.route("/stations/<station_id>")
