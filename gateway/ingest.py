@@ -57,6 +57,7 @@ class Ingest:
         self.received = 0
         self.connected = False
         self.subscribed = False
+        self.failed_connects = 0
         self.counts: dict[str, float] = {}
         self.session = 0
         self.rlog = RateLimitedLog(logger)
@@ -76,7 +77,7 @@ class Ingest:
     ) -> None:
         """Subscribe and publish our retained online status, or log a refused connection."""
         if reason_code.is_failure:
-            logger.error("broker refused the connection: %s", reason_code)
+            self.rlog.warning("refused", "broker refused the connection: %s", reason_code)
             return
         self.connected = True
         subs = subscriptions(self.topics, self.cfg.site.id, self.group, self.owns_liveness)
@@ -115,6 +116,7 @@ class Ingest:
             logger.error("broker refused subscriptions: %s", ", ".join(refused))
             return
         self.subscribed = True
+        self.failed_connects = 0
         self.next_tick = 0.0  # publish broker_connected=1 now
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -191,11 +193,11 @@ class Ingest:
         self.store = Store(self.gw.database, background_checkpoints=True)
         self.store.ensure_stations(self.cfg.site.id, [(s.id, s.dock) for s in self.cfg.stations])
         retention = Retention(self.gw) if self.owns_liveness else None
-        self.client = gateway_client(self.cfg, self.client_id)
-        for name in ("connect", "disconnect", "subscribe", "message"):
-            setattr(self.client, f"on_{name}", getattr(self, f"_on_{name}"))
         self.next_tick = next_gaps = time.monotonic()
         try:
+            self.client = gateway_client(self.cfg, self.client_id)
+            for name in ("connect", "disconnect", "subscribe", "message"):
+                setattr(self.client, f"on_{name}", getattr(self, f"_on_{name}"))
             if not self._connect():
                 return
             while not self.stop.is_set():
@@ -209,6 +211,10 @@ class Ingest:
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self.connected = False
                     self.flush()
+                    # Back off when the broker keeps closing us before the subscriptions
+                    # are granted (refused CONNECT, ACL): never a tight reconnect loop.
+                    self.stop.wait(min(10.0, 0.25 * 2**self.failed_connects) - 0.25)
+                    self.failed_connects += 1
                     if not self._connect():
                         break
                 now = time.monotonic()

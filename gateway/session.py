@@ -11,6 +11,7 @@ from paho.mqtt.properties import Properties
 
 from dockscan import __version__
 from dockscan.config import SiteConfig
+from dockscan.errors import BrokerError
 from dockscan.events import GatewayStatus
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
@@ -47,7 +48,10 @@ def gateway_client(cfg: SiteConfig, client_id: str) -> mqtt.Client:
     On MQTT 5 the Receive Maximum tells the broker how many unacknowledged messages it may
     send; on 3.1.1 the broker's own `max_inflight_messages` sets that window instead.
     """
-    client = make_client(cfg.broker, client_id)
+    try:
+        client = make_client(cfg.broker, client_id)
+    except (OSError, ValueError) as exc:  # TLS files missing or unreadable
+        raise BrokerError(f"cannot set up the MQTT client for {cfg.broker.url}: {exc}") from exc
     client.manual_ack_set(True)
     client.max_inflight_messages_set(1000)  # our own ack publishes
     props, kwargs = None, {}

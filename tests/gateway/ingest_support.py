@@ -69,15 +69,20 @@ class Gateway:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Gateway":
-        """Start the process and wait until its heartbeat is in the store."""
+        """Start the process and wait until it is connected and subscribed."""
+        self.launch()
+        db = self.config.parent / "gw.db"
+        wait_for(lambda: self.running and counter(db, "broker_connected") == 1, 15, what="gateway")
+        return self
+
+    def launch(self) -> "Gateway":
+        """Start the process without waiting for anything."""
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "dockscan", "gateway", "run", "-c", str(self.config),
                  *self.args],
                 stdout=fh, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        db = self.config.parent / "gw.db"
-        wait_for(lambda: self.running and counter(db, "broker_connected") == 1, 15, what="gateway")
         return self
 
     @property

@@ -2,6 +2,7 @@
 
 import random
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -11,6 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.gateway.ingest_support import (
     PREFIX,
     SITE,
+    Gateway,
     StartGateway,
     Station,
     counter,
@@ -209,3 +211,18 @@ def test_two_workers_share_the_parcel_topic(
         station.close()
     assert gw.stop() == 0
     assert query(db, "SELECT count(*) FROM parcels")[0][0] == 2000
+
+
+def test_refused_connection_backs_off_and_stops_cleanly(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker", extra="allow_anonymous false").start()
+    try:
+        cfg = write_config(tmp_path, broker.url, stations=1)
+        gw = Gateway(cfg).launch()
+        time.sleep(4)
+        assert gw.running
+        attempts = broker.log_path.read_text().count("not authorised")
+        assert 2 <= attempts <= 8, attempts  # retried, with backoff (not a tight loop)
+        assert gw.stop() == 0
+        assert "broker refused the connection: Not authorized" in gw.log.read_text()
+    finally:
+        broker.kill()
