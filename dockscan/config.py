@@ -128,6 +128,7 @@ class ScaleConfig(Model):
     min_kg: float = Field(0.05, ge=0)
     max_kg: float = Field(60.0, gt=0)
     zero_band_kg: float = Field(0.025, ge=0)
+    stall_after_s: float = Field(3.0, gt=0, description="no valid frame for this long: stalled")
 
     @model_validator(mode="after")
     def _min_below_max(self) -> "ScaleConfig":

@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_S = 3.5  # MT-SICS Z waits up to about 3 s for stability
 COMMAND_TIMEOUT_S = 5.0
-STALL_AFTER_S = 3.0
 JOIN_TIMEOUT_S = 3.0
 
 
@@ -185,7 +184,7 @@ class ScaleDevice:
         if self._poll_deadline is not None and now > self._poll_deadline:
             self._poll_deadline = None
             self._counts["timeouts"] += 1
-        stall_after = max(STALL_AFTER_S, 5 * self.cfg.poll_interval_s)
+        stall_after = max(self.cfg.stall_after_s, 5 * self.cfg.poll_interval_s)
         if now - self._last_valid > stall_after and self.state in ("ok", "fault", "starting"):
             self._set_state("stalled", f"no valid frame for {stall_after:g} s")
             if self.cfg.mode == "stream" and self.protocol.stream_request:

@@ -56,7 +56,8 @@ class Bench:
         self._stops: list[Callable[[], None]] = []
 
     def scale_sim(self, protocol: str, name: str = "scale", **options: Any) -> ScaleSim:
-        """Start a scale simulator at tmp_path/name."""
+        """Start a scale simulator at tmp_path/name (settling in 0.15 s unless told)."""
+        options.setdefault("settle_s", 0.15)
         sim = make_scale_sim(protocol, str(self.tmp_path / name), **options)
         sim.start()
         self._stops.append(sim.stop)

@@ -21,7 +21,7 @@ MODES = [
     ("sma", "poll"),
     ("nci", "poll"),
 ]
-FAST = {"settle_ms": 300, "poll_interval_s": 0.05}
+FAST = {"settle_ms": 200, "poll_interval_s": 0.05}
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_unplug_and_replug_resumes_within_two_seconds(
     sim.unplug()
     wait_for(lambda: device.state == "disconnected", 2, what="disconnected")
     assert device.reason and str(sim.link) in device.reason
-    time.sleep(1.5)  # stay unplugged through a few retries
+    time.sleep(1.0)  # stay unplugged through a few retries
     assert not sim.link.exists()
     sim.replug()
     replugged = time.monotonic()
@@ -193,7 +193,7 @@ def test_garbage_is_counted_and_never_a_weight(bench: Bench, protocol: str, mode
 
 def test_wrong_protocol_selected_counts_bad_frames_and_stalls(bench: Bench) -> None:
     sim = bench.scale_sim("cas", rate_hz=20)
-    device, rec = bench.scale("mt-sics", str(sim.link), mode="stream", **FAST)
+    device, rec = bench.scale("mt-sics", str(sim.link), mode="stream", stall_after_s=1, **FAST)
     sim.place(2.0)
     wait_for(lambda: device.counters["frames_bad"] > 10, 3, what="bad frames")
     wait_for(lambda: device.state == "stalled", 5, what="stalled")
@@ -213,7 +213,7 @@ def test_socket_url_reaches_the_tcp_simulator(bench: Bench) -> None:
 
 def test_stopped_stream_is_reported_stalled_and_restarted(bench: Bench) -> None:
     sim = bench.scale_sim("mt-sics", noise=False)
-    device, rec = bench.scale("mt-sics", str(sim.link), mode="stream", **FAST)
+    device, rec = bench.scale("mt-sics", str(sim.link), mode="stream", stall_after_s=1, **FAST)
     wait_for(lambda: device.state == "ok", 3, what="streaming")
     sim.call(lambda: setattr(sim, "streaming", False))  # e.g. the balance was reset
     wait_for(lambda: "stalled" in rec.state_names(), 5, what="stalled")
