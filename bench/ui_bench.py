@@ -8,9 +8,9 @@ Example: .venv/bin/python bench/ui_bench.py --parcels 1000000 --stations 200 --s
 """
 
 import argparse
-import os
 import http.client
 import json
+import os
 import random
 import sqlite3
 import statistics

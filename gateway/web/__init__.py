@@ -129,6 +129,7 @@ def _register(app: Flask) -> None:
 
 def _error(status: int, message: str) -> tuple[Any, int]:
     """Answer an error as JSON for API clients and as a page for browsers."""
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+    machine = request.path.startswith(("/api/", "/metrics", "/events", "/healthz"))
+    if machine or request.accept_mimetypes.best == "application/json":
         return {"error": message}, status
     return render_template("error.html", status=status, message=message), status
