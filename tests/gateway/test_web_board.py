@@ -112,7 +112,7 @@ def test_station_page_has_chart_events_faults_dead_letters(
 
 def test_station_page_open_fault_and_unknown_station(web_client: FlaskClient) -> None:
     html = web_client.get("/stations/st-a2").get_data(as_text=True)
-    assert re.search(r'<tr class="open">.*?cam1.*?stalled.*?open</td>', html, re.S)
+    assert re.search(r'<tr class="open-fault">.*?cam1.*?stalled.*?open</td>', html, re.S)
     assert web_client.get("/stations/nope").status_code == 404
 
 
@@ -122,3 +122,12 @@ def test_operator_buttons_only_for_operators(web_client: FlaskClient) -> None:
     html = web_client.get("/stations/st-a1").get_data(as_text=True)
     for name in ("Zero", "Tare", "Resend"):
         assert f">{name}</button>" in html
+
+
+def test_device_map_stored_as_json_bytes(web_client: FlaskClient, web_site: WebSite) -> None:
+    doc = b'{"scale1": {"kind": "scale", "state": "fault", "reason": "overload",'
+    doc += b' "since": "2026-11-27T08:00:00.000Z"}}'
+    with web_site.conn:  # the ingest writes orjson bytes, which SQLite keeps as a BLOB
+        web_site.conn.execute("UPDATE stations SET devices = ? WHERE id = 'st-a1'", (doc,))
+    row = _row(web_client.get("/board/live").get_data(as_text=True), "st-a1")
+    assert "scale1: fault since" in row and "overload" in row
