@@ -9,7 +9,7 @@ import numpy as np
 
 from dockscan.config import CameraConfig
 from edge.vision.backends import BARS, Backend, Code, build_backends
-from edge.vision.localise import derotate, find_linear_regions, map_points
+from edge.vision.localise import Region, derotate, find_linear_regions, map_points
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ class DecoderSettings:
     roi: tuple[int, int, int, int] | None = None
     downscale: float = 1.0
     max_regions: int = 4
+    turn_whole_image: bool = True  # when a tilted bar region stays unread, turn the image upright
     close_up_px: int = 800  # images this small get a second, slower pass when nothing was read
 
 
@@ -113,16 +114,38 @@ class Decoder:
 
     def _tilted(self, gray: np.ndarray, found: list[Code]) -> list[Code]:
         """Decode de-rotated crops of bar-like regions that no code read so far covers."""
+        missed: list[Region] = []
         for region in find_linear_regions(gray, self.settings.max_regions):
             if any(c.symbology in BARS and region.contains(*c.centre()) for c in found):
                 continue
             crop, to_image = derotate(gray, region)
-            for backend in self.backends:
-                hits = backend.read(crop, bars_only=True)
-                if hits:
-                    found = _merge(found, [_to_image(c, to_image) for c in hits])
-                    break
+            hits = self._read_chain(crop, bars_only=True)
+            found = _merge(found, [_to_image(c, to_image) for c in hits])
+            if not hits:
+                missed.append(region)
+        turned = [r for r in missed if abs(r.angle_deg) > 3.0]  # bars not upright
+        if not turned:
+            return found
+        if abs(turned[0].angle_deg) > 87.0:
+            # bars lying flat: zxing-cpp's own 90° scan of the whole image
+            return _merge(found, self._read_chain(gray, bars_only=True))
+        if self.settings.turn_whole_image:
+            # e.g. a PDF417 falls apart into several bar regions: turn the whole image upright
+            h, w = gray.shape[:2]
+            side = float(np.hypot(h, w))
+            whole = Region(w / 2, h / 2, side, side, turned[0].angle_deg, 0.0)
+            upright, to_image = derotate(gray, whole, margin=0.0, max_len=1200)
+            hits = self._read_chain(upright, bars_only=True)
+            found = _merge(found, [_to_image(c, to_image) for c in hits])
         return found
+
+    def _read_chain(self, image: np.ndarray, bars_only: bool = False) -> list[Code]:
+        """Return the first backend's codes that finds any."""
+        for backend in self.backends:
+            hits = backend.read(image, bars_only=bars_only)
+            if hits:
+                return hits
+        return []
 
     def _second_effort(self, gray: np.ndarray) -> list[Code]:
         """Retry a small image: global threshold, local contrast, 2x upscale, sharpened upscale."""
