@@ -1,9 +1,15 @@
 """MT-SICS balance simulator: S, SI, SIR, Z, ZI, T, TA, TAC, @, I0-I4; ES/EL errors."""
 
+from typing import Any
+
 from firmware_sim.scales.base import ScaleSim
 from firmware_sim.scales.physics import Snapshot
 
 STABILITY_TIMEOUT_S = 1.5
+COMMAND_LEVELS = {
+    **dict.fromkeys(("I0", "I1", "I2", "I3", "I4", "S", "SI", "SIR", "Z", "ZI", "@"), 0),
+    **dict.fromkeys(("T", "TA", "TAC"), 1),
+}
 
 
 class MtSicsSim(ScaleSim):
@@ -14,7 +20,7 @@ class MtSicsSim(ScaleSim):
     serial_number = "0123456789"
     model = "T72XW Standard 60.00 kg"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiting: list[tuple[str, float]] = []  # commands that wait for stability
 
@@ -57,6 +63,12 @@ class MtSicsSim(ScaleSim):
             if name == "@":
                 self.scale.clear_tare()
             return [f'I4 A "{self.serial_number}"\r\n'.encode()]
+        if name == "I0":
+            last = len(COMMAND_LEVELS) - 1
+            return [
+                f'I0 {"A" if i == last else "B"} {level} "{cmd}"\r\n'.encode()
+                for i, (cmd, level) in enumerate(COMMAND_LEVELS.items())
+            ]
         if name in ("I1", "I2", "I3"):
             text = {"I1": '"1" "" "" "" ""', "I2": f'"{self.model}"', "I3": '"1.0.0"'}[name]
             return [f"{name} A {text}\r\n".encode()]

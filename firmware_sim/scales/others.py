@@ -1,5 +1,7 @@
 """CAS (streamed), SMA (polled, LF..CR) and Avery Weigh-Tronix NCI (polled, LF..ETX) simulators."""
 
+from typing import Any
+
 from firmware_sim.scales.base import ScaleSim
 from firmware_sim.scales.physics import Snapshot
 
@@ -9,7 +11,7 @@ class CasSim(ScaleSim):
 
     protocol = "cas"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.streaming = True
 
@@ -27,7 +29,7 @@ class SmaSim(ScaleSim):
 
     protocol = "sma"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._repeat_high = False
 

@@ -1,5 +1,7 @@
 """Toledo 8217 (polled single-byte commands) and Toledo continuous output simulators."""
 
+from typing import Any
+
 from firmware_sim.scales.base import ScaleSim
 from firmware_sim.scales.physics import Snapshot
 
@@ -12,7 +14,7 @@ class Toledo8217Sim(ScaleSim):
 
     protocol = "toledo-8217"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.echo = False
 
@@ -24,8 +26,8 @@ class Toledo8217Sim(ScaleSim):
             bits |= (snap.underload or value < 0) << 2
             bits |= snap.at_zero << 4 | bool(snap.tare) << 5
             return STX + b"?" + bytes([bits]) + CR
-        width = 6 if self.scale.decimals == 3 else 5
-        text = self.scale.fmt(value).zfill(width)
+        kg = self.unit == "kg"  # the 8217 tells the unit by its decimals: WW.WWW kg, WW.WW lb
+        text = f"{value:0{6 if kg else 5}.{3 if kg else 2}f}"
         return STX + text.encode() + (b"N" if snap.tare else b"") + CR
 
     def on_bytes(self, data: bytes, now: float) -> None:
@@ -67,7 +69,7 @@ class ToledoContinuousSim(ScaleSim):
 
     protocol = "toledo-continuous"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.streaming = True
 

@@ -197,6 +197,16 @@ def test_simulator_command_table(start_sim, protocol: str, request_bytes: bytes,
         assert read_for(port, 1.0, until=len(reply)) == reply
 
 
+def test_mt_sics_i0_lists_the_commands(start_sim) -> None:
+    sim = start_sim("mt-sics")
+    proto = get_protocol("mt-sics")
+    with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
+        port.write(b"I0\r\n")
+        replies = [proto.parse(f) for f in proto.framer().feed(read_for(port, 0.5))]
+    assert [r.status for r in replies] == ["B"] * (len(replies) - 1) + ["A"]
+    assert '"SIR"' in {r.detail.split(" ", 1)[1] for r in replies}
+
+
 def test_sma_repeat_streams_until_the_next_command(start_sim) -> None:
     sim = start_sim("sma", noise=False, rate_hz=20)
     sim.scale.hold(2.0)
@@ -208,3 +218,14 @@ def test_sma_repeat_streams_until_the_next_command(start_sim) -> None:
         time.sleep(0.2)
         port.reset_input_buffer()
         assert read_for(port, 0.3) == b""
+
+
+def test_8217_in_pounds_sends_two_decimals(start_sim) -> None:
+    sim = start_sim("toledo-8217", unit="lb", division=0.01, noise=False)
+    sim.scale.hold(2.0)
+    with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
+        port.write(b"W")
+        frame = read_for(port, 1.0, until=7)
+    assert frame == b"\x0202.00\r"
+    parsed = get_protocol("toledo-8217").parse(frame)
+    assert isinstance(parsed, Reading) and (parsed.value, parsed.unit) == ("02.00", "lb")
