@@ -2,6 +2,8 @@
 
 import itertools
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -9,12 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+import serial
 from click.testing import CliRunner
 
 from dockscan.config import ScaleConfig, ScannerConfig
 from edge.devices.scale import ScaleDevice
 from edge.devices.scanner import ScannerDevice
 from firmware_sim.cli import sim as sim_group
+from firmware_sim.scanner import ScannerSim
 from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
 from tests.edge.serial_support import Recorder
 from tests.support.broker import wait_for
@@ -180,3 +184,40 @@ def test_sim_scale_cli_fault_schedule_reaches_the_driver(tmp_path: Path) -> None
     assert counters["frames_bad"] + counters["bytes_dropped"] > 0
     assert "disconnected" in rec.state_names()
     assert all(w.kg > 0.05 for w in rec.weights)
+
+
+def test_code_generators_match_the_documented_check_digits() -> None:
+    from firmware_sim.codes import gs1_check, gs1_ship_to, s10, s10_check, sscc, ups_1z, ups_check
+
+    assert [s10_check(d) for d in ("12345678", "47312482", "00000000", "12345670")] == [5, 9, 5, 6]
+    assert gs1_check("09528765432101234") == 6  # ]C100095287654321012346
+    assert ups_check("999AA1012345678") == 4  # 1Z999AA10123456784
+    rng = random.Random(9)
+    for valid in (True, False):
+        for _ in range(50):
+            item = s10(rng, valid)
+            assert re.fullmatch(r"[A-Z]{2}\d{9}[A-Z]{2}", item.text) and s10_ok(item.text) is valid
+            code = sscc(rng, valid)
+            assert re.fullmatch(r"00\d{18}", code.text) and gs1_ok(code.text[2:]) is valid
+            ship = gs1_ship_to(rng, valid)
+            assert ship.text.startswith("420") and "\x1d00" in ship.text
+            ups = ups_1z(rng, valid)
+            assert re.fullmatch(r"1Z[0-9A-Z]{16}", ups.text)
+            assert (ups_check(ups.text[2:17]) == int(ups.text[17])) is valid
+
+
+def test_scanner_sim_types_aim_prefix_and_terminator(tmp_path: Path) -> None:
+    sim = ScannerSim(tmp_path / "scan", terminator="crlf")
+    sim.start()
+    try:
+        with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
+            sim.type_text("00095287654321012346", "gs1-128")
+            sim.type_text("hello", "qrcode")
+            sim.type_text("plain")
+            data = b""
+            deadline = time.monotonic() + 2
+            while data.count(b"\r\n") < 3 and time.monotonic() < deadline:
+                data += port.read(64)
+    finally:
+        sim.stop()
+    assert data == b"]C100095287654321012346\r\n]Q1hello\r\nplain\r\n"
