@@ -85,8 +85,10 @@ def test_hostile_barcode_is_text_and_runs_nothing(
         page.goto(live_server.url + path)
         expect(page.get_by_text(HOSTILE).first).to_be_visible()
         expect(page.locator("img")).to_have_count(0)
+    page.screenshot(path=artifact("station_hostile.png"), full_page=True)
     page.goto(live_server.url + f"/parcels/{gs1.event_id}")
     expect(page.locator("table.codes")).to_contain_text("\u241d0100012345678905\u241d10LOT42")
+    page.screenshot(path=artifact("parcel_gs1.png"), full_page=True)
     page.wait_for_timeout(300)  # give an injected handler every chance to fire
     assert page.dialogs == []
 

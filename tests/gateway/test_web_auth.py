@@ -85,3 +85,12 @@ def test_token_env_must_be_set_when_named(
     headers = {"Authorization": "Bearer s3cret-token-value"}
     assert client.get("/api/stations", headers=headers).status_code == 200
     shutdown(app)
+
+
+def test_pages_forbid_inline_script(web_client: FlaskClient) -> None:
+    resp = web_client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    html = resp.get_data(as_text=True)
+    assert "<script>" not in html and '<script src="/static/board.js">' in html
