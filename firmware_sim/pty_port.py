@@ -34,19 +34,23 @@ class PtyPort:
         if self.plugged:
             return
         self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self._master)
-        os.set_blocking(self._master, False)
-        self.tty_path = os.ttyname(self._slave)
-        tmp = self.link.with_name(f".{self.link.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        os.symlink(self.tty_path, tmp)
-        os.replace(tmp, self.link)
-        if self.tcp_port is not None:
-            self._listener = socket.create_server(("127.0.0.1", self.tcp_port), reuse_port=False)
-            self._listener.setblocking(False)
-        self.plugged = True
+        self.plugged = True  # so unplug() cleans up if anything below fails
+        try:
+            tty.setraw(self._slave)
+            tty.setraw(self._master)
+            os.set_blocking(self._master, False)
+            self.tty_path = os.ttyname(self._slave)
+            tmp = self.link.with_name(f".{self.link.name}.{os.getpid()}.tmp")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            os.symlink(self.tty_path, tmp)
+            os.replace(tmp, self.link)
+            if self.tcp_port is not None:
+                self._listener = socket.create_server(("127.0.0.1", self.tcp_port))
+                self._listener.setblocking(False)
+        except OSError:
+            self.unplug()
+            raise
         logger.info("plugged %s -> %s", self.link, self.tty_path)
 
     def unplug(self) -> None:
