@@ -3,6 +3,7 @@
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,18 +79,27 @@ class LiveServer:
     app: Flask
 
 
-@pytest.fixture
-def live_server(web_site: WebSite) -> Iterator[LiveServer]:
-    """Run the app under waitress on a free loopback port, in a thread."""
+@contextmanager
+def serving(cfg: SiteConfig) -> Iterator[LiveServer]:
+    """Run the app for cfg under waitress on a free loopback port, in a thread."""
     port = free_port()
     settings = {"OPERATOR_TOKEN": OPERATOR, "SSE_POLL_S": 0.2, "SSE_MAX_STREAMS": 3}
-    app, server = build(web_site.cfg, f"127.0.0.1:{port}", settings)
+    app, server = build(cfg, f"127.0.0.1:{port}", settings)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
     wait_port(port)
-    yield LiveServer(f"http://127.0.0.1:{port}", app)
-    stop_server(server, thread)
-    shutdown(app)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app)
+    finally:
+        stop_server(server, thread)
+        shutdown(app)
+
+
+@pytest.fixture
+def live_server(web_site: WebSite) -> Iterator[LiveServer]:
+    """The app over the seeded store under waitress (its broker address answers nothing)."""
+    with serving(web_site.cfg) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,15 @@
 """The UI in a real chromium: live board, station page, search, CSV export, hostile codes."""
 
 import csv
+import queue
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import artifact
-from tests.gateway.conftest import OPERATOR, LiveServer, WebSite
+from tests.gateway.conftest import OPERATOR, LiveServer, WebSite, serving, site_config
 from tests.gateway.web_data import (
     GS1_WITH_GS,
     HOSTILE,
@@ -15,6 +18,7 @@ from tests.gateway.web_data import (
     now_ms,
     set_state,
 )
+from tests.support.broker import Mosquitto, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +107,28 @@ def test_operator_logs_in_and_sees_commands(page: Page, live_server: LiveServer)
     page.get_by_role("button", name="Tare").click()
     # the test config points at a closed broker port: the failure is shown, not swallowed
     expect(page.locator(".flash-error")).to_contain_text("tare was not sent")
+
+
+def test_operator_tare_reaches_the_station_topic(
+    page: Page, web_site: WebSite, mosquitto: Mosquitto
+) -> None:
+    seen: queue.Queue = queue.Queue()
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="browser-cmd-listener")
+    subscribed: list[bool] = []
+    listener.on_message = lambda c, u, msg: seen.put(msg.topic)
+    listener.on_subscribe = lambda *a: subscribed.append(True)
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.subscribe("dockscan/v1/hub/+/cmd/+", qos=1)
+    listener.loop_start()
+    wait_for(lambda: subscribed, what="subscription")
+    try:
+        with serving(site_config(web_site.path, mosquitto.url)) as live:
+            page.goto(live.url + "/login?next=/stations/st-b1")
+            page.fill('input[name="token"]', OPERATOR)
+            page.click('button[type="submit"]')
+            page.get_by_role("button", name="Tare").click()
+            expect(page.locator(".flash-ok")).to_contain_text("tare sent to st-b1")
+            assert seen.get(timeout=5) == "dockscan/v1/hub/st-b1/cmd/tare"
+    finally:
+        listener.disconnect()
+        listener.loop_stop()
