@@ -107,8 +107,7 @@ class EdgeAgent:
             self.station.tick()
             if time.monotonic() - last_stats >= 1.0:
                 last_stats = time.monotonic()
-                stats = self.outbox.stats()
-                self.hub.outbox(stats.depth, stats.oldest_age_s)
+                self.hub.outbox(self.outbox.depth, self.outbox.oldest_age_s())
             if self.exit_when_drained and self._drained():
                 logger.info("synthetic load delivered and acknowledged; stopping")
                 self.stop_event.set()

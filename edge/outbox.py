@@ -213,13 +213,28 @@ class Outbox:
         """Return the number of events stored and not yet acknowledged."""
         return self._depth
 
+    def loss_counters(self) -> dict[str, int]:
+        """Return how many events the overflow policy dropped or refused, ever."""
+        with self._lock:
+            dropped, refused = self._meta("dropped"), self._meta("refused")
+        return {"outbox_dropped": dropped, "outbox_refused": refused}
+
+    def oldest_age_s(self) -> float | None:
+        """Return the age in seconds of the oldest stored event (cheap: by primary key)."""
+        with self._lock:
+            row = self._db.execute("SELECT created_ms FROM outbox ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else max(0.0, time.time() - row[0] / 1000)
+
     def stats(self) -> OutboxStats:
         """Return depth, state counts, oldest age and counters."""
         with self._lock:
             rows = dict(
                 self._db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
             )
-            oldest = self._db.execute("SELECT min(created_ms) FROM outbox").fetchone()[0]
+            oldest = self._db.execute(
+                "SELECT created_ms FROM outbox ORDER BY seq LIMIT 1"
+            ).fetchone()
+            oldest = oldest[0] if oldest else None
             age = None if oldest is None else max(0.0, time.time() - oldest / 1000)
             return OutboxStats(
                 depth=sum(rows.values()),

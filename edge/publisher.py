@@ -182,9 +182,8 @@ class Publisher:
 
     def telemetry(self) -> Telemetry:
         """Build one telemetry message from the station, publisher and outbox."""
-        stats = self.outbox.stats()
         counters = {**self.station_counters(), **{f"mqtt_{k}": v for k, v in self.counters.items()}}
-        counters.update(outbox_dropped=stats.dropped, outbox_refused=stats.refused)
+        counters.update(self.outbox.loss_counters())
         return Telemetry(
             site=self.site,
             station=self.station.id,
@@ -193,8 +192,8 @@ class Publisher:
             interval_s=self.station.telemetry_interval_s,
             counters=counters,
             devices=self.devices(),
-            outbox_depth=stats.depth,
-            oldest_pending_age_s=stats.oldest_age_s,
+            outbox_depth=self.outbox.depth,
+            oldest_pending_age_s=self.outbox.oldest_age_s(),
         )
 
     # paho callbacks (paho's thread: never block, never raise) --------------------------------

@@ -170,6 +170,7 @@ def test_telemetry_reports_depth_and_age(mosquitto: Mosquitto, outbox: Outbox) -
         last = watcher.payloads(Telemetry)[-1]
         assert last.outbox_depth == 5 and last.oldest_pending_age_s is not None
         assert last.counters["mqtt_published"] >= 5 and last.session == pub.session
+        assert last.counters["outbox_dropped"] == 0 == last.counters["outbox_refused"]
     finally:
         pub.stop()
         watcher.close()
