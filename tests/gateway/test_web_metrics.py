@@ -92,3 +92,10 @@ def test_ui_cannot_write_the_store(web_app, web_site: WebSite) -> None:
     assert web_site.conn.execute("SELECT count(*) FROM parcels").fetchone()[0] == len(
         web_site.events
     )
+
+
+def test_healthz_rejects_a_heartbeat_from_the_future(
+    web_client: FlaskClient, web_site: WebSite
+) -> None:
+    set_counters(web_site.conn, {"heartbeat_ms": now_ms() + 3_600_000})
+    assert web_client.get("/healthz").status_code == 503
