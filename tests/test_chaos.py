@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
 from tests.support.broker import Mosquitto, wait_for
 from tests.support.chain import Chain, read_sql
 from tests.support.proxy import CuttableProxy
@@ -110,3 +111,50 @@ def test_network_cut_longer_than_keepalive(tmp_path: Path, mosquitto: Mosquitto)
     finally:
         chain.close()
         proxy.close()
+
+
+def device_intervals(chain: Chain, sid: str, device: str) -> list[tuple[str, int | None]]:
+    """Return (state, end_ms) of a device's recorded state intervals, oldest first."""
+    sql = ("SELECT state, end_ms FROM station_events WHERE station=? AND kind='device' "
+           "AND device=? ORDER BY id")  # fmt: skip
+    return read_sql(chain.db, sql, (sid, device))
+
+
+def test_scale_unplugged_and_scanner_garbage(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    devices = (
+        '[[stations.devices]]\nkind = "scale"\nid = "scale"\nprotocol = "mt-sics"\n'
+        f'port = "{tmp_path / "scale"}"\nsettle_ms = 200\n'
+        f'[[stations.devices]]\nkind = "scanner"\nid = "scanner"\nport = "{tmp_path / "scan"}"\n'
+    )
+    chain = Chain(tmp_path, mosquitto, extra_station=devices)
+    sim = SimulatedStation.on_links(
+        tmp_path / "scale", tmp_path / "scan", seed=7, count=24,
+        timing=StationTiming(interval=(0.8, 0.8)), mix=StationMix(0, 0, 0),
+    )  # fmt: skip
+    try:
+        chain.start_gateway()
+        sim.start()
+        chain.start_edge("st01")
+        chain.wait_accepted("st01", 6, timeout=30)
+        sim.scale.unplug()
+        for _ in range(5):
+            sim.scanner.send(b"\x00\xff\x1b[2J<garbage>\x07\r")
+        wait_for(lambda: ("disconnected", None) in device_intervals(chain, "st01", "scale"),
+                 15, 0.1, "scale disconnected at the gateway")  # fmt: skip
+        time.sleep(1.5)
+        sim.scale.replug()
+        wait_for(lambda: device_intervals(chain, "st01", "scale")[-1] == ("ok", None),
+                 15, 0.1, "scale ok again")  # fmt: skip
+        assert sim.done.wait(60)
+        time.sleep(2.0)  # the last pairing window closes
+        accepted = chain.accepted("st01")
+        chain.wait_delivered("st01", accepted)
+        figures = chain.assert_exactly_once("st01", accepted)
+        assert chain.procs.children["edge-st01"].poll() is None, "the agent survived"
+        outcomes = dict(read_sql(chain.db, "SELECT outcome, count(*) FROM parcels GROUP BY 1"))
+        assert outcomes.get("OK", 0) >= 15, outcomes
+        chain.record("scale unplugged 1.5 s + scanner garbage", figures, sim_parcels=24,
+                     ok=outcomes.get("OK", 0))  # fmt: skip
+    finally:
+        sim.stop()
+        chain.close()
