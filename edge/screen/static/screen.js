@@ -62,8 +62,8 @@ function render(state) {
   setText("outcome", LABELS[last.outcome] || last.outcome);
   setText("code", last.code + (last.codes > 1 ? `  (+${last.codes - 1})` : ""));
   setText("weight", last.weight);
-  const detail = [last.kind, ...last.flags, last.reason || ""].filter(Boolean).join(" · ");
-  setText("detail", detail + (last.seq ? ` · #${last.seq}` : ""));
+  const seq = last.seq ? `#${last.seq}` : "";
+  setText("detail", [last.kind, ...last.flags, last.reason, seq].filter(Boolean).join(" · "));
   const key = `${last.seq}|${last.shown_at}`;
   if (lastShown !== null && key !== lastShown) beep(last.outcome);
   lastShown = key;
