@@ -59,6 +59,7 @@ class CameraDevice:
         self.store = EvidenceStore(cfg.evidence_dir, cfg.evidence_max_mb)
         self.slot = LatestFrame()
         self.state = ("", "")
+        self._state_lock = threading.Lock()
         self._stop = threading.Event()
         self._counts = dict(frames=0, decoded=0, reads=0, reconnects=0, unchanged=0, corrupt=0)
         self._last_frame_t = time.monotonic()
@@ -108,14 +109,15 @@ class CameraDevice:
             return []
         return self.store.save(self.id, frames)
 
-    def _set_state(self, state: str, reason: str = "") -> None:
-        """Report a state change to the listener (only changes)."""
-        if (state, reason) == self.state:
-            return
-        self.state = (state, reason)
-        log = logger.info if state in ("ok", "starting") else logger.warning
-        log("camera %s: %s%s", self.id, state, f" ({reason})" if reason else "")
-        self.listener.on_device_state(self.id, self.kind, state, reason)
+    def _set_state(self, state: str, reason: str = "", only_from: str = "") -> None:
+        """Report a state change to the listener (only changes; optionally only from a state)."""
+        with self._state_lock:
+            if (state, reason) == self.state or (only_from and self.state[0] != only_from):
+                return
+            self.state = (state, reason)
+            log = logger.info if state in ("ok", "starting") else logger.warning
+            log("camera %s: %s%s", self.id, state, f" ({reason})" if reason else "")
+            self.listener.on_device_state(self.id, self.kind, state, reason)
 
     def _capture_loop(self) -> None:
         """Open the source, read frames at the capped rate, reconnect with backoff."""
@@ -130,6 +132,7 @@ class CameraDevice:
                 self._counts["reconnects"] += opened_before
                 opened_before = True
                 failures = 0
+                self._last_frame_t = time.monotonic()
                 self._set_state("ok", source.description)
                 reason = self._read_frames(source)
                 if self._stop.is_set():
@@ -142,13 +145,16 @@ class CameraDevice:
         """Read frames until the source ends or fails; return why it ended."""
         period = 1.0 / self.cfg.fps
         next_due = time.monotonic()
+        corrupt_seen = 0
         try:
             while not self._stop.is_set():
                 if not source.live:
                     self._stop.wait(max(0.0, next_due - time.monotonic()))
                 frame = source.read()
                 now = time.monotonic()
-                self._counts["corrupt"] = getattr(source, "corrupt", self._counts["corrupt"])
+                corrupt_now = getattr(source, "corrupt", 0)
+                self._counts["corrupt"] += corrupt_now - corrupt_seen
+                corrupt_seen = corrupt_now
                 if frame is None:
                     return "end of stream" if not source.live else "no frame from source"
                 self._last_frame_t = now
@@ -173,8 +179,7 @@ class CameraDevice:
                 self._check_stall()
                 continue
             t, frame = item
-            if self.state[0] == "stalled":
-                self._set_state("ok", "frames again")
+            self._set_state("ok", "frames again", only_from="stalled")
             try:
                 self._process(t, frame)
             except (cv2.error, ValueError) as exc:
@@ -183,8 +188,8 @@ class CameraDevice:
     def _check_stall(self) -> None:
         """Report stalled when an open source has sent nothing for stall_after_s."""
         quiet = time.monotonic() - self._last_frame_t
-        if self.state[0] == "ok" and quiet > self.cfg.stall_after_s:
-            self._set_state("stalled", f"no frame for {quiet:.1f} s")
+        if quiet > self.cfg.stall_after_s:
+            self._set_state("stalled", f"no frame for {quiet:.1f} s", only_from="ok")
 
     def _process(self, t: float, frame: np.ndarray) -> None:
         """Gate, decode and de-duplicate one frame."""

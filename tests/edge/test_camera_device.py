@@ -92,11 +92,13 @@ def run_camera(tmp_path: Path) -> Iterator:
 def test_folder_replay_reads_ground_truth_and_reopens(tmp_path: Path, run_camera) -> None:
     scene = small_scene()
     truth = truth_of(write_folder(scene, tmp_path / "frames", 16))
-    device, rec = run_camera(str(tmp_path / "frames"))
+    device, rec = run_camera(str(tmp_path / "frames"), fps=10.0)
     wait_for(lambda: rec.count("ok") >= 2, what="end of folder then reopen")
     assert rec.states[0] == ("starting", f"opening {tmp_path / 'frames'}")
     assert rec.saw("disconnected", "end of stream")
-    assert truth and truth <= rec.reads() <= rendered(scene, 16)
+    # latest frame wins: on a loaded machine a pass may drop frames, so replays fill the gaps
+    wait_for(lambda: truth <= rec.reads(), timeout=30, what="every code in view read")
+    assert truth and rec.reads() <= rendered(scene, 16)
     assert device.counters["reconnects"] >= 1
     assert device.counters["frames"] >= 16
 
@@ -104,10 +106,11 @@ def test_folder_replay_reads_ground_truth_and_reopens(tmp_path: Path, run_camera
 def test_video_file_decodes_to_ground_truth(tmp_path: Path, run_camera) -> None:
     scene = small_scene(seed=4)
     truth = truth_of(write_video(scene, tmp_path / "dock.avi", 24, fps=10))
-    _device, rec = run_camera(str(tmp_path / "dock.avi"))
+    _device, rec = run_camera(str(tmp_path / "dock.avi"), fps=10.0)
     wait_for(lambda: rec.saw("disconnected", "end of stream"), what="end of video")
-    assert truth and truth <= rec.reads() <= rendered(scene, 24)
     wait_for(lambda: rec.count("ok") >= 2, what="video reopened")
+    wait_for(lambda: truth <= rec.reads(), timeout=30, what="every code in view read")
+    assert truth and rec.reads() <= rendered(scene, 24)
 
 
 def test_same_code_in_consecutive_frames_is_one_read(tmp_path: Path, run_camera) -> None:
@@ -121,7 +124,8 @@ def test_same_code_in_consecutive_frames_is_one_read(tmp_path: Path, run_camera)
     reads = [(s.text, s.symbology) for s in rec.scans]
     assert set(reads) == {(t.text, t.symbology) for t in shot.truth}
     assert len(reads) == len(set(reads)), "one read per code"
-    assert device.counters["unchanged"] >= 10, "a static scene is not decoded again"
+    assert device.counters["decoded"] == 1, "a static scene is not decoded again"
+    assert device.counters["unchanged"] >= 1
     assert all(s.source_kind == "camera" and s.position for s in rec.scans)
 
 
@@ -132,8 +136,8 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path: Path, run_camera) -> N
     (tmp_path / "mixed" / "zz.png").write_bytes(b"")
     device, rec = run_camera(str(tmp_path / "mixed"))
     wait_for(lambda: rec.saw("disconnected", "end of stream"), what="end of folder")
-    assert device.counters["corrupt"] == 2
-    assert rec.reads(), "good frames still decode"
+    assert device.counters["corrupt"] >= 2
+    wait_for(lambda: rec.reads(), timeout=30, what="good frames still decode")
     assert rec.reads() <= rendered(scene, 8) and truth
 
 
