@@ -182,7 +182,8 @@ class Publisher:
 
     def telemetry(self) -> Telemetry:
         """Build one telemetry message from the station, publisher and outbox."""
-        counters = {**self.station_counters(), **{f"mqtt_{k}": v for k, v in self.counters.items()}}
+        mqtt_counters = dict(self.counters)  # one C-level copy: paho's thread may add keys
+        counters = {**self.station_counters(), **{f"mqtt_{k}": v for k, v in mqtt_counters.items()}}
         counters.update(self.outbox.loss_counters())
         return Telemetry(
             site=self.site,
