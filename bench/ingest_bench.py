@@ -32,6 +32,7 @@ import loadgen  # noqa: E402
 from tests.support.broker import Mosquitto, wait_for  # noqa: E402
 
 SITE = "BENCH"
+NOTES = "\n## Notes"  # hand-written text after this heading survives a rerun
 BROKER_CONF = """allow_anonymous true
 persistence false
 max_queued_messages 0
@@ -309,7 +310,11 @@ def main() -> None:
         if long:
             print("long", {k: v for k, v in long.items() if k != "rss"}, flush=True)
     load = (load_before, os.getloadavg())
-    Path(args.out).write_text(report(args, results, paced_raw, paced, long, load))
+    out = Path(args.out)
+    notes = out.read_text().partition(NOTES)[2] if out.exists() else ""
+    out.write_text(
+        report(args, results, paced_raw, paced, long, load) + (NOTES + notes if notes else "")
+    )
     print(f"wrote {args.out}")
 
 

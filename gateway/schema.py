@@ -95,7 +95,6 @@ MIGRATIONS: dict[int, str] = {
     2: """
     -- Gap detection checkpoint: every seq up to here has been checked for holes.
     ALTER TABLE stations ADD COLUMN seq_checked INTEGER;
-    CREATE INDEX IF NOT EXISTS parcels_barcode ON parcels (barcode);
     CREATE INDEX IF NOT EXISTS station_events_kind ON station_events (kind, start_ms);
     """,
 }

@@ -35,7 +35,7 @@ def test_new_database_is_wal_at_current_version(store: Store) -> None:
         str(SCHEMA_VERSION),
     )
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"parcels_station_ts", "parcels_barcode", "parcels_outcome_ts"} <= indexes
+    assert {"parcels_station_ts", "parcels_outcome_ts", "parcel_codes_text"} <= indexes
 
 
 def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
