@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockscan.config import StationConfig
 from dockscan.events import ParcelEvent
@@ -209,3 +211,44 @@ def test_hostile_code_text_is_published_not_crashing(tmp_path: Path, text: str) 
     station.tick(20.0)
     [event] = captured  # \x1d makes the middle one a malformed GS1 string: INVALID_CODE
     assert event.outcome in ("OK", "INVALID_CODE") and event.barcodes[0].text == text[:4096]
+
+
+CODES = [s10_with_check("LX", n, "DE") for n in range(4)] + ["RR123456784CN", "free text"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0.0, max_value=4.0),
+            st.one_of(st.sampled_from(CODES), st.floats(min_value=0.1, max_value=30.0)),
+        ),
+        max_size=40,
+    ),
+    policy=st.sampled_from(["flag", "suppress"]),
+)
+def test_nothing_collected_is_ever_dropped(
+    tmp_path_factory: pytest.TempPathFactory, steps: list, policy: str
+) -> None:
+    """Every weight and every read that is not a suppressed repeat ends in exactly one event."""
+    station, captured = make(tmp_path_factory.mktemp("prop"), repeat_policy=policy)
+    t, weights, scanned = 0.0, [], set()
+    for gap, item in steps:
+        t += gap
+        if isinstance(item, str):
+            station.on_scan(scan(item, t))
+            scanned.add(item)
+        else:
+            station.on_weight(weight(round(item, 3), t))
+            weights.append(round(item, 3))
+    station.flush()
+    counts = station.counter_snapshot()
+    assert sorted(e.weight.value for e in captured if e.weight) == sorted(weights)
+    reads = sum(len(e.barcodes) for e in captured)
+    assert reads <= counts.get("scans", 0) - counts.get("repeats_suppressed", 0)
+    if policy == "flag":  # nothing suppressed: every code read is in some event
+        assert scanned == {b.text for e in captured for b in e.barcodes}
+    assert [e.seq for e in captured] == list(range(1, len(captured) + 1))
+    assert station.outbox.depth == len(captured)
+    for e in captured:
+        assert e.outcome != "OK" or (e.weight is not None and e.barcodes)
