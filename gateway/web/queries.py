@@ -1,4 +1,8 @@
-"""Every SQL statement the web UI runs; all bounded by an index (no scans of the parcels table)."""
+"""Every SQL statement the web UI runs.
+
+Each one reads an index range bounded by station, code, outcome, time or rowid; only the row
+counts for /metrics walk a whole index (and metrics.py reuses them for 10 s).
+"""
 
 import sqlite3
 from dataclasses import dataclass
@@ -43,7 +47,7 @@ def stations_with_last_hour(
 def counts_since(conn: sqlite3.Connection, since_ms: int) -> list[tuple[str, int]]:
     """Return (station, parcels since since_ms) for every station with parcels (index-only).
 
-    The stations are found by jumping through the (station, ts_ms) index one station at a time,
+    The stations are found by jumping through an index on station one station at a time,
     so a station missing from the stations table is still counted.
     """
     sql = """
