@@ -28,6 +28,7 @@ from gateway.validate import Rejected, decode, parse_topic
 logger = logging.getLogger(__name__)
 TICK_S = 1.0
 GAP_CHECK_S = 2.0
+MAX_TEXT = 512  # longest topic or reason kept in a dead letter
 
 
 class Ingest:
@@ -148,6 +149,7 @@ class Ingest:
                 self.batch.signals.append((value, received))  # type: ignore[arg-type]
             return
         payload = msg.payload[: self.gw.dead_letter_payload_bytes]
+        topic, reason = topic[:MAX_TEXT], reason[:MAX_TEXT]  # both can carry untrusted input
         self.batch.dead.append((received, topic, station, payload, len(msg.payload), reason))
         self.rlog.warning("dead:" + reason[:20], "dead letter from %s: %s", topic, reason)
 

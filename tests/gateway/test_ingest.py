@@ -226,3 +226,26 @@ def test_refused_connection_backs_off_and_stops_cleanly(tmp_path: Path) -> None:
         assert "broker refused the connection: Not authorized" in gw.log.read_text()
     finally:
         broker.kill()
+
+
+def test_bad_topics_are_dead_letters_and_empty_status_retires(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=1)
+    db = tmp_path / "gw.db"
+    gateways(cfg)
+    station = Station(mosquitto.port)
+    try:
+        good = parcel("st1", 1)
+        long_station = "x" * 2000
+        station.publish(f"{PREFIX}/{SITE}/bad station/parcel", good.to_json())
+        station.publish(f"{PREFIX}/{SITE}/{long_station}/parcel", good.to_json())
+        station.publish(topic("st1", "status"), b"", retain=True)  # retiring a station
+        station.publish(topic("st1", "parcel"), good.to_json())
+        wait_for(lambda: good.event_id in station.acked, 10, what="the good event")
+        rows = query(db, "SELECT topic, reason, station FROM dead_letters ORDER BY id")
+        assert [r[1][:24] for r in rows] == ["bad topic: invalid stati"] * 2
+        assert len(rows[1][0]) == 512 and len(rows[1][1]) <= 512
+        assert rows[0][2] is None
+    finally:
+        station.close()
