@@ -123,3 +123,10 @@ def test_bad_bind_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="screen_bind"):
         ScreenServer(ScreenHub("a", "b"), "nonsense")
+
+
+def test_refused_event_is_shown_as_not_captured() -> None:
+    hub = ScreenHub("st1", "d1")
+    hub.refused("OK", "outbox full: new events are refused")
+    _, state = hub.snapshot()
+    assert state["last"]["outcome"] == "NOT_CAPTURED" and "outbox full" in state["last"]["reason"]
