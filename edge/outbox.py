@@ -4,7 +4,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,22 +92,36 @@ class Outbox:
             (key, value),
         )
 
-    def _begin(self, durable: bool) -> None:
-        """Open a write transaction; only durable ones wait for fsync (synchronous=FULL)."""
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.execute("BEGIN IMMEDIATE")
+    @contextmanager
+    def _transaction(self, durable: bool) -> Iterator[None]:
+        """Run a write transaction (caller holds the lock); roll back on any error.
+
+        Only durable transactions wait for fsync (synchronous=FULL); SQLite errors become
+        StoreError.
+        """
+        try:
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"outbox {self.path}: {exc}") from exc
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"outbox {self.path}: {exc}") from exc
+            raise
 
     def add(self, topic: str, build: Callable[[int, str], bytes]) -> Row:
         """Commit one event: assign seq and UUIDv7, build its payload, store it durably."""
         with self._lock:
             try:
-                self._begin(durable=True)
-                try:
-                    if self._depth >= self.max_events and not self._make_room():
-                        raise OutboxFull(
-                            f"outbox {self.path} holds {self._depth} events "
-                            f"(max {self.max_events}); new events are refused"
-                        )
+                with self._transaction(durable=True):
+                    dropped = 0
+                    if self._depth >= self.max_events:
+                        dropped = self._make_room()
                     seq = max(self._meta("next_seq"), 1)
                     event_id = uuid7()
                     payload = build(seq, event_id)
@@ -116,37 +131,33 @@ class Outbox:
                         (seq, event_id, topic, payload, int(time.time() * 1000)),
                     )
                     self._set_meta("next_seq", seq + 1)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
             except OutboxFull:
                 self._bump("refused")
                 raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"outbox write failed: {exc}") from exc
-            self._depth += 1
+            self._depth += 1 - dropped
+            if dropped:
+                logger.warning("outbox full: dropped %d oldest event(s)", dropped)
             return Row(seq, event_id, topic, payload)
 
-    def _make_room(self) -> bool:
-        """Apply the overflow policy inside the open transaction; return whether there is room."""
+    def _make_room(self) -> int:
+        """Apply the overflow policy inside the open transaction; return how many were dropped."""
         if self.overflow == "block":
-            return False
+            raise OutboxFull(
+                f"outbox {self.path} holds {self._depth} events "
+                f"(max {self.max_events}); new events are refused"
+            )
         excess = self._depth - self.max_events + 1
         cur = self._db.execute(
             "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
             (excess,),
         )
         self._set_meta("dropped", self._meta("dropped") + cur.rowcount)
-        self._depth -= cur.rowcount
-        logger.warning("outbox full: dropped %d oldest event(s)", cur.rowcount)
-        return True
+        return cur.rowcount
 
     def _bump(self, key: str) -> None:
         """Add one to a meta counter in its own transaction; caller holds the lock."""
-        self._begin(durable=True)
-        self._set_meta(key, self._meta(key) + 1)
-        self._db.execute("COMMIT")
+        with self._transaction(durable=True):
+            self._set_meta(key, self._meta(key) + 1)
 
     def next_session(self) -> int:
         """Increment and return the persisted MQTT session counter."""
@@ -183,13 +194,11 @@ class Outbox:
         """Mark rows as PUBACKed by the broker (advisory: every row is re-sent after a restart)."""
         params = [(int(time.time() * 1000), s) for s in seqs]
         if params:
-            with self._lock:
-                self._begin(durable=False)
+            with self._lock, self._transaction(durable=False):
                 self._db.executemany(
                     "UPDATE outbox SET state='sent', sent_ms=?, attempts=attempts+1 WHERE seq=?",
                     params,
                 )
-                self._db.execute("COMMIT")
 
     def delete(self, event_ids: Iterable[str]) -> int:
         """Delete acknowledged rows in one transaction; return how many were stored.
@@ -200,11 +209,10 @@ class Outbox:
         if not params:
             return 0
         with self._lock:
-            self._begin(durable=False)
-            before = self._db.total_changes
-            self._db.executemany("DELETE FROM outbox WHERE event_id=?", params)
-            removed = self._db.total_changes - before
-            self._db.execute("COMMIT")
+            with self._transaction(durable=False):
+                before = self._db.total_changes
+                self._db.executemany("DELETE FROM outbox WHERE event_id=?", params)
+                removed = self._db.total_changes - before
             self._depth -= removed
             return removed
 

@@ -91,6 +91,20 @@ def test_failed_build_rolls_back(tmp_path: Path) -> None:
     box.close()
 
 
+def test_failed_build_at_the_bound_drops_nothing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_events=10, overflow="drop_oldest")
+    for _ in range(10):
+        box.add("t", build)
+
+    def broken(seq: int, event_id: str) -> bytes:
+        raise ValueError("bad event")
+
+    with pytest.raises(ValueError):
+        box.add("t", broken)
+    assert box.depth == 10 == box.stats().depth and box.stats().dropped == 0
+    box.close()
+
+
 def test_session_counter_persists(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db")
     assert [box.next_session(), box.next_session()] == [1, 2]
