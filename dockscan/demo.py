@@ -122,7 +122,7 @@ def choose_broker(broker: BrokerConfig, demo: Demo) -> BrokerConfig:
         conf.write_text(
             f"listener {broker.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {demo.workdir}/\nautosave_interval 5\n"
-            "max_queued_messages 100000\n"
+            "max_queued_messages 100000\nset_tcp_nodelay true\n"
             + ("user root\n" if os.geteuid() == 0 else "")  # root would drop to `mosquitto`
         )
         demo.spawn("mosquitto", "dockscan.demo_exec", "mosquitto", "-c", str(conf))
