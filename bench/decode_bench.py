@@ -132,6 +132,7 @@ class Score:
     reads_1d: int = 0
     misreads: int = 0
     ms: list[float] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
 
 
 def score(runner: Callable, samples: list[Sample], degrees: int) -> Score:
@@ -147,6 +148,8 @@ def score(runner: Callable, samples: list[Sample], degrees: int) -> Score:
             result.reads_1d += sample.fmt in ONE_D
         elif texts:
             result.misreads += 1
+            got = ", ".join(repr(t[:24]) for t, _ in texts[:2])
+            result.wrong.append(f"{sample.path.parent.name}/{sample.path.name}: {got}")
     return result
 
 
@@ -160,6 +163,7 @@ def photo_table(samples: list[Sample], runners: dict[str, Callable]) -> list[str
         "pipeline ÷ baseline (all / 1D) |",
         "|---:|---|---:|---:|---:|---:|---|",
     ]
+    misread_notes: list[str] = []
     for degrees in ROTATIONS:
         scores = {name: score(run, samples, degrees) for name, run in runners.items()}
         pipe = scores["pipeline"]
@@ -174,7 +178,8 @@ def photo_table(samples: list[Sample], runners: dict[str, Callable]) -> list[str
                 f"{statistics.median(s.ms):.1f} | {ratio} |"
             )
         print("\n".join(lines[-len(scores) :]), flush=True)
-    return lines
+        misread_notes.append(f"- {degrees}°: " + "; ".join(pipe.wrong))
+    return [*lines, "", "Pipeline misreads (image: returned text):", *misread_notes]
 
 
 def frame_table(frames: int, seed: int) -> list[str]:

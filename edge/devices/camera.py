@@ -188,7 +188,7 @@ class CameraDevice:
     def _check_stall(self) -> None:
         """Report stalled when an open source has sent nothing for stall_after_s."""
         quiet = time.monotonic() - self._last_frame_t
-        if quiet > self.cfg.stall_after_s:
+        if quiet > max(self.cfg.stall_after_s, 2.0 / self.cfg.fps):
             self._set_state("stalled", f"no frame for {quiet:.1f} s", only_from="ok")
 
     def _process(self, t: float, frame: np.ndarray) -> None:

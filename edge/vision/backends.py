@@ -80,8 +80,10 @@ def symbology_name(fmt_name: str, text: str, symbology_id: str) -> str:
     return _MATRIX_NAMES.get(fmt_name) or _linear_name(fmt_name, text, symbology_id)
 
 
-def accept(symbology: str, allowed: frozenset[str]) -> bool:
-    """Return whether a read symbology is allowed (itf/itf14 and code128/gs1-128 are siblings)."""
+def accept(symbology: str, allowed: frozenset[str], text: str = "") -> bool:
+    """Return whether a read is allowed (itf/itf14 and code128/gs1-128 are siblings)."""
+    if symbology in ("itf", "itf14") and (len(text) < 6 or len(text) % 2):
+        return False  # ITF holds digit pairs; short reads are mostly partial scans
     if symbology in allowed:
         return True
     siblings = {"itf": "itf14", "itf14": "itf", "code128": "gs1-128", "gs1-128": "code128"}
@@ -130,7 +132,7 @@ class ZxingBackend:
         out = []
         for bc in found:
             name = symbology_name(bc.format.name, bc.text, bc.symbology_identifier)
-            if not accept(name, self.allowed):
+            if not accept(name, self.allowed, bc.text):
                 continue
             p = bc.position
             corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
@@ -188,7 +190,7 @@ class PyzbarBackend:
                 name = "itf14"
             if name == "ean13" and res.type == "UPCA":
                 text = "0" + text if len(text) == 12 else text
-            if not accept(name, self.allowed):
+            if not accept(name, self.allowed, text):
                 continue
             pts = [(int(p.x), int(p.y)) for p in res.polygon][:4]
             while len(pts) < 4:
