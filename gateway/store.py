@@ -53,10 +53,8 @@ class Batch:
     pubacks: list[tuple[int, int]] = field(default_factory=list)
     opened: float = 0.0
 
-    def __len__(self) -> int:
-        return len(self.parcels) + len(self.signals) + len(self.dead)
-
     def __bool__(self) -> bool:
+        """Return whether anything (even just a message to PUBACK) is waiting."""
         return bool(self.parcels or self.signals or self.dead or self.pubacks)
 
 
