@@ -6,12 +6,16 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dockscan.cli import config_option, handle_errors
 from dockscan.config import SiteConfig, load_config
 from dockscan.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.ingest import Ingest
 
 logger = logging.getLogger(__name__)
 DEFAULT_GROUP = "dockscan-gw"
@@ -58,7 +62,9 @@ def _supervise(children: list[subprocess.Popen], stop: threading.Event) -> int:
     return max((abs(c) for c in codes), default=0)
 
 
-def _worker(cfg: SiteConfig, stop: threading.Event, index: int, workers: int, liveness: bool):
+def _worker(
+    cfg: SiteConfig, stop: threading.Event, index: int, workers: int, liveness: bool
+) -> "Ingest":
     """Build the ingest worker `index` of `workers` (1-based)."""
     from gateway.ingest import Ingest
 
@@ -91,7 +97,9 @@ def _worker(cfg: SiteConfig, stop: threading.Event, index: int, workers: int, li
     help="Only ingest parcels (for a second gateway process in the same shared group).",
 )
 @handle_errors
-def run(config_path: str, ui: bool, workers: int, worker_index: int | None, no_liveness: bool):
+def run(
+    config_path: str, ui: bool, workers: int, worker_index: int | None, no_liveness: bool
+) -> None:
     """Ingest parcel events, status and telemetry into the store until SIGINT/SIGTERM.
 
     On stop the open batch is committed and acknowledged, the gateway's retained status goes
