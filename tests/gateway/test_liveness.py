@@ -114,6 +114,15 @@ def test_stale_after_three_intervals_and_back_with_telemetry(store: Store) -> No
     assert state_events(store)[1][1].startswith("no telemetry for 6.1 s")
 
 
+def test_no_stale_verdict_before_the_gateway_watched_a_window(store: Store) -> None:
+    t0 = now_ms()
+    apply(store, status("online", 1), telemetry(1, interval_s=1.0), at=t0 - 60_000)  # long ago
+    restarted = liveness.Defaults(stale_after_intervals=3, watching_since_ms=t0)
+    with transaction(store.conn):
+        assert liveness.check_stale(store.conn, t0 + 2000, restarted) == []
+        assert liveness.check_stale(store.conn, t0 + 3100, restarted) == ["st1"]
+
+
 def test_device_state_intervals(store: Store) -> None:
     apply(store, status("online", 1, scale="ok"))
     apply(store, telemetry(1, scale="ok"))  # same state: no new interval
