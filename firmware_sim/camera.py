@@ -66,6 +66,8 @@ class CameraScene:
         self.belt = cv2.cvtColor(np.clip(belt, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         self._shade = ((xx / width - 0.5) ** 2 + (yy / height - 0.5) ** 2).astype(np.float32)
+        noise = rng.standard_normal((3, height, width, 3), np.float32) * 16
+        self._noise = list(noise.astype(np.int16))  # a small bank of sensor-noise fields
         self._cache: dict[int, _Parcel] = {}
 
     @property
@@ -163,13 +165,10 @@ class CameraScene:
         """Apply blur, uneven light, sensor noise and JPEG compression."""
         if parcel.blur:
             image = cv2.GaussianBlur(image, (0, 0), parcel.blur)
-        gain = 1.15 - parcel.light * self._shade * 2.0
-        lit = image.astype(np.float32) * gain[:, :, None]
-        noise = np.random.default_rng(self.seed * 7919 + index).standard_normal(
-            (self.height, self.width), np.float32
-        )
-        lit += noise[:, :, None] * parcel.noise
-        image = np.clip(lit, 0, 255).astype(np.uint8)
+        gain = cv2.convertScaleAbs(self._shade, alpha=-parcel.light * 2.0 * 128, beta=1.15 * 128)
+        image = cv2.multiply(image, cv2.merge([gain, gain, gain]), scale=1 / 128)
+        noise = self._noise[index % len(self._noise)]  # sigma 16, scaled to the parcel's level
+        image = cv2.addWeighted(image, 1.0, noise, parcel.noise / 16, 0, dtype=cv2.CV_8U)
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, parcel.jpeg])
         return cv2.imdecode(jpeg, cv2.IMREAD_COLOR) if ok else image
 

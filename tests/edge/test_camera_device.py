@@ -10,6 +10,7 @@ import cv2
 import pytest
 
 from dockscan.config import CameraConfig
+from edge.devices import build_device
 from edge.devices.base import CapturedWeight, ScanRead
 from edge.devices.camera import CameraDevice
 from firmware_sim.camera import CameraScene, MjpegServer, write_folder, write_video
@@ -220,3 +221,11 @@ def test_evidence_is_written_and_bounded(tmp_path: Path, run_camera) -> None:
     assert sum(p.stat().st_size for p in left) <= limit_mb * 1024 * 1024
     assert len(left) == counters["evidence_saved"] - counters["evidence_deleted"]
     assert not set(first) & {p.name for p in left}, "the oldest files go first"
+
+
+def test_factory_builds_a_camera_device(tmp_path: Path) -> None:
+    cfg = CameraConfig(kind="camera", id="cam1", source=str(tmp_path), evidence_dir=str(tmp_path))
+    device = build_device(cfg, Recorder())
+    assert isinstance(device, CameraDevice) and (device.id, device.kind) == ("cam1", "camera")
+    assert device.command("zero", {}) == (False, "camera has no command 'zero'")
+    assert device.evidence(time.monotonic()) == [], "no frames yet, nothing saved"
