@@ -184,6 +184,7 @@ class StationConfig(Model):
     window: int = Field(100, ge=1, le=10_000)
     outbox_max_events: int = Field(1_000_000, ge=10)
     outbox_overflow: Literal["block", "drop_oldest"] = "block"
+    outbox_max_mb: float = Field(0, ge=0, description="Outbox file cap in MB (10^6 B); 0 = none")
     code_patterns: dict[str, str] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
 

@@ -102,7 +102,7 @@ class ParcelEvent(Contract):
 class DeviceState(Contract):
     """State of one device on a station."""
 
-    kind: Literal["scale", "scanner", "camera"]
+    kind: Literal["scale", "scanner", "camera", "outbox"]
     state: DeviceStateName
     reason: str = Field("", max_length=512)
     since: UtcTime
