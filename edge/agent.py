@@ -45,7 +45,7 @@ class EdgeAgent:
         self.stop_event = threading.Event()
         self.exit_when_drained = exit_when_drained
         path = outbox or outbox_path(site_cfg, station_id)
-        self.outbox = Outbox(path, cfg.outbox_max_events, cfg.outbox_overflow)
+        self.outbox = Outbox(path, cfg.outbox_max_events, cfg.outbox_overflow, cfg.outbox_max_mb)
         topic = topics_for(site_cfg.broker).parcel(site, cfg.id)
         self.station = Station(site, cfg, self.outbox, topic, evidence=self._evidence)
         self.devices: list[Device] = [build_device(d, self.station) for d in cfg.devices]

@@ -64,7 +64,16 @@ class SendWindow:
         self._fill()
 
     def _apply_callbacks(self) -> None:
-        """Mark PUBACKed rows sent and delete rows the gateway acknowledged."""
+        """Delete rows the gateway acknowledged (first: that frees space), mark PUBACKed sent."""
+        ids: list[str] = []
+        while self._acks:
+            ids.extend(self._acks.popleft())
+        if ids:
+            removed = self.outbox.delete(ids)
+            self.counters["acked"] += removed
+            self.counters["ack_unknown"] += len(ids) - removed
+            for event_id in ids:
+                self.inflight.pop(event_id, None)
         sent: list[int] = []
         while self._pubacks:
             mid, code = self._pubacks.popleft()
@@ -77,15 +86,6 @@ class SendWindow:
             else:
                 sent.append(seq)
         self.outbox.mark_sent(sent)
-        ids: list[str] = []
-        while self._acks:
-            ids.extend(self._acks.popleft())
-        if ids:
-            removed = self.outbox.delete(ids)
-            self.counters["acked"] += removed
-            self.counters["ack_unknown"] += len(ids) - removed
-            for event_id in ids:
-                self.inflight.pop(event_id, None)
 
     def _send(self, seq: int, event_id: str, payload: bytes) -> None:
         """Publish one row and remember it as in flight."""

@@ -160,7 +160,7 @@ class Station:
             name = DeviceStateName(state)
         except ValueError:
             name, reason = DeviceStateName.FAULT, f"unknown state {state!r}: {reason}"
-        if kind not in ("scale", "scanner", "camera"):
+        if kind not in ("scale", "scanner", "camera", "outbox"):
             logger.warning("device %s reports unknown kind %r", device, kind)
             return
         with self._lock:
@@ -270,9 +270,11 @@ class Station:
             with self._lock:
                 self.counters["refused"] += 1
             logger.error("event NOT captured (%s): %s", d.outcome.value, exc)
+            self._report_outbox()
             for refused in self.on_refused:
                 refused(d, str(exc))
             return
+        self._report_outbox()
         event = built[-1]
         with self._lock:
             self.counters["events"] += 1
@@ -282,3 +284,11 @@ class Station:
                 captured(event)
             except Exception:
                 logger.exception("captured-event listener failed")
+
+    def _report_outbox(self) -> None:
+        """Report the outbox as a device: a fault while it has no space, ok once it has again."""
+        reason = self.outbox.full_reason
+        if reason:
+            self.on_device_state("outbox", "outbox", "fault", reason)
+        elif "outbox" in self.devices:
+            self.on_device_state("outbox", "outbox", "ok", "")
