@@ -158,3 +158,48 @@ def test_scale_unplugged_and_scanner_garbage(tmp_path: Path, mosquitto: Mosquitt
     finally:
         sim.stop()
         chain.close()
+
+
+def test_edge_outbox_disk_full_block(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A 0.1 MB outbox fills while no gateway acks: refused and reported, nothing accepted lost."""
+    import json
+
+    from dockscan.topics import Topics
+    from tests.support.mqttc import TestClient
+
+    chain = Chain(tmp_path, mosquitto, extra_station="outbox_max_mb = 0.1\n")
+    watcher = TestClient(mosquitto.port, "outbox-watcher")
+    meta = "SELECT value FROM outbox_meta WHERE key='refused'"
+    refused = lambda: sum(v for (v,) in read_sql(chain.outbox("st01"), meta))  # noqa: E731
+    statuses: list[dict] = []
+
+    def outbox_device(state: str) -> dict | None:
+        """Return the outbox device of the newest status published, if it is in `state`."""
+        statuses.extend(json.loads(m.payload) for m in watcher.received(0.05) if m.payload)
+        device = statuses[-1]["devices"].get("outbox") if statuses else None
+        return device if device and device["state"] == state else None
+
+    try:
+        assert watcher.connect(), "watcher could not connect"
+        watcher.subscribe(Topics().status("LGG", "st01"))
+        chain.start_edge("st01", count=3000, rate=200)
+        wait_for(lambda: refused() > 0, 30, 0.1, "the full outbox to refuse an event")
+        fault = wait_for(lambda: outbox_device("fault"), 15, 0.1, "the fault in the status")
+        assert fault["kind"] == "outbox" and "outbox at 0.1 MB cap" in fault["reason"], fault
+        accepted_when_full = chain.accepted("st01")
+        chain.start_gateway()
+        wait_for(lambda: device_intervals(chain, "st01", "outbox")[-1:] == [("ok", None)],
+                 60, 0.1, "the outbox fault cleared at the gateway")  # fmt: skip
+        assert device_intervals(chain, "st01", "outbox")[0][0] == "fault"
+        wait_for(lambda: chain.accepted("st01") + refused() == 3000, 60, 0.1, "the load to end")
+        accepted = chain.accepted("st01")
+        assert accepted > accepted_when_full and refused() > 0
+        chain.wait_delivered("st01", accepted)
+        figures = chain.assert_exactly_once("st01", accepted)
+        assert wait_for(lambda: outbox_device("ok"), 5, 0.1, "ok in the status")["reason"] == ""
+        assert chain.procs.children["edge-st01"].poll() is None, "the agent survived"
+        chain.record("edge outbox disk full (block)", figures, offered=3000, refused=refused(),
+                     accepted_when_full=accepted_when_full)  # fmt: skip
+    finally:
+        watcher.close()
+        chain.close()
