@@ -22,7 +22,7 @@ from gateway import liveness
 from gateway.clock import now_ms
 from gateway.retention import Retention
 from gateway.session import connect, gateway_client, status_payload, subscriptions
-from gateway.store import Batch, Store, Written
+from gateway.store import DATA_ERRORS, Batch, Store, Written
 from gateway.validate import Rejected, decode, parse_topic
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,13 @@ class Ingest:
             return None
         counts, self.counts = self.counts, {}
         try:
-            written = self.store.write(batch, counts)
+            try:
+                written = self.store.write(batch, counts)
+            except DATA_ERRORS as exc:  # one message the store cannot take must not block the rest
+                logger.error("the store refused a batch (%s); writing it message by message", exc)
+                written = self.store.write_each(
+                    batch, counts, self.topics, self.gw.dead_letter_payload_bytes
+                )
         except Exception:
             logger.exception("commit failed; the batch stays unacknowledged and is retried")
             self.batch, self.counts = batch, counts

@@ -12,6 +12,7 @@ import sqlite_utils
 
 from dockscan.errors import StoreError
 from dockscan.events import ParcelEvent, StationStatus, Telemetry
+from dockscan.topics import Topics
 from gateway import liveness
 from gateway.clock import epoch_ms, now_ms
 from gateway.schema import migrate
@@ -41,6 +42,8 @@ COUNTER_ADD_SQL = (
     " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 )
 COUNTER_SET_SQL = "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)"
+# Errors caused by what a batch contains (not by the database being locked or full).
+DATA_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, ValueError)
 
 
 @dataclass
@@ -152,6 +155,34 @@ class Store:
             for signal, received in batch.signals:
                 liveness.apply(self.conn, signal, received)
             self._count(batch, out, counts or {})
+        return out
+
+    def write_each(
+        self, batch: Batch, counts: dict[str, float], topics: Topics, max_bytes: int
+    ) -> Written:
+        """Write a refused batch one message at a time; what is refused again is dead-lettered."""
+        out, dead = Written(), list(batch.dead)
+        items: list[tuple[Batch, ParcelEvent | StationStatus | Telemetry, bytes, int]] = [
+            (Batch(parcels=[p]), p[0], p[1], p[2]) for p in batch.parcels
+        ]
+        items += [(Batch(signals=[s]), s[0], s[0].to_json(), s[1]) for s in batch.signals]
+        for single, value, raw, received in items:
+            try:
+                done = self.write(single)
+            except DATA_ERRORS as exc:
+                kind = {ParcelEvent: "parcel", StationStatus: "status"}.get(
+                    type(value), "telemetry"
+                )
+                topic = topics.station(value.site, value.station, kind)
+                reason = f"store refused it: {type(exc).__name__}: {exc}"[:512]
+                dead.append((received, topic, value.station, raw[:max_bytes], len(raw), reason))
+                continue
+            out.inserted += done.inserted
+            out.duplicates += done.duplicates
+            for key, ids in done.ids.items():
+                out.ids.setdefault(key, []).extend(ids)
+        last = self.write(Batch(dead=dead), counts)
+        out.dead, out.committed_ms = last.dead, last.committed_ms
         return out
 
     def _write_parcels(self, parcels: list[tuple[ParcelEvent, bytes, int]], out: Written) -> None:

@@ -8,6 +8,7 @@ from dockscan.errors import ContractError
 from dockscan.events import Contract, ParcelEvent, StationStatus, Telemetry
 from dockscan.topics import TopicParts, Topics
 
+INT64 = 2**63
 MODELS: dict[str, type[Contract]] = {
     "parcel": ParcelEvent,
     "status": StationStatus,
@@ -44,6 +45,9 @@ def decode(parts: TopicParts, payload: bytes, max_bytes: int) -> Contract:
         value = model.model_validate_json(payload)
     except ValidationError as exc:
         raise Rejected(_reason(exc, payload, model), parts.station) from None
+    out_of_range = _out_of_range(value)
+    if out_of_range:
+        raise Rejected(f"invalid field {out_of_range}: out of range", parts.station)
     if value.site != parts.site or value.station != parts.station:  # type: ignore[attr-defined]
         raise Rejected(
             f"topic names {parts.site}/{parts.station} but payload says "
@@ -51,6 +55,24 @@ def decode(parts: TopicParts, payload: bytes, max_bytes: int) -> Contract:
             parts.station,
         )
     return value
+
+
+def _out_of_range(value: Contract) -> str | None:
+    """Return the first number SQLite cannot store faithfully (beyond int64, not finite)."""
+    if isinstance(value, ParcelEvent):
+        numbers: dict[str, float] = {"seq": value.seq}
+        if value.weight is not None:
+            numbers["weight.value"] = value.weight.value
+    elif isinstance(value, Telemetry):
+        numbers = {"session": value.session, "outbox_depth": value.outbox_depth}
+        numbers["interval_s"] = value.interval_s
+        numbers.update({f"counters.{k}": v for k, v in value.counters.items()})
+    else:
+        numbers = {"session": value.session}  # type: ignore[attr-defined]
+    for name, number in numbers.items():
+        if not -INT64 <= number < INT64:  # also False for NaN
+            return name
+    return None
 
 
 def _reason(exc: ValidationError, payload: bytes, model: type[Contract]) -> str:
