@@ -4,7 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
+from tests.browser import chromium
 from tests.support.broker import Mosquitto
 
 
@@ -14,3 +16,10 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(tmp_path / "broker").start()
     yield broker
     broker.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """One headless chromium for every browser test of the session (Playwright allows one)."""
+    with chromium() as browser:
+        yield browser

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import artifact, chromium
+from tests.browser import artifact
 from tests.support.broker import Mosquitto, wait_port
 from tests.support.chain import Chain
 
@@ -14,11 +14,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        yield page
-        page.close()
+def page(chromium_browser: Browser) -> Iterator[Page]:
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 900})
+    yield context.new_page()
+    context.close()
 
 
 def test_killed_agent_turns_offline_on_the_board(

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from dockscan.config import StationConfig
 from edge.devices.base import CapturedWeight, ScanRead
@@ -12,20 +12,11 @@ from edge.outbox import Outbox
 from edge.screen import ScreenHub, ScreenServer
 from edge.station import Station
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.mark.browser
-def test_screen_renders_outcomes_and_keeps_code_as_text(tmp_path: Path) -> None:
-    assert Path(CHROMIUM).exists(), "chromium missing: apt-get install -y chromium"
+def test_screen_renders_outcomes_and_keeps_code_as_text(
+    tmp_path: Path, chromium_browser: Browser
+) -> None:
     station = Station("s1", StationConfig(id="st1", dock="d1"), Outbox(tmp_path / "o.db"), "t")
     hub = ScreenHub("st1", "d1")
     station.on_captured.append(hub.captured)
@@ -33,9 +24,8 @@ def test_screen_renders_outcomes_and_keeps_code_as_text(tmp_path: Path) -> None:
     server = ScreenServer(hub, "127.0.0.1:0")
     server.start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(bypass_csp=True)  # lets the test evaluate its probes
+        with chromium_browser.new_context(bypass_csp=True) as context:
+            page = context.new_page()  # lets the test evaluate its probes
             page.goto(server.url)
             page.wait_for_function("document.getElementById('stream').textContent === 'live'")
             page.click("#sound")  # the AudioContext needs a user gesture
@@ -57,6 +47,5 @@ def test_screen_renders_outcomes_and_keeps_code_as_text(tmp_path: Path) -> None:
             station.on_device_state("scale1", "scale", "disconnected", "unplugged")
             page.wait_for_function("document.getElementById('devices').textContent.length > 0")
             assert "scale1: disconnected (unplugged)" in page.text_content("#devices")
-            browser.close()
     finally:
         server.stop()

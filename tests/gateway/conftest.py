@@ -16,7 +16,6 @@ from dockscan.config import SiteConfig, parse_config
 from dockscan.events import ParcelEvent
 from gateway.web import create_app
 from gateway.web.server import build, shutdown, stop_server
-from tests.browser import chromium
 from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
 from tests.support.broker import free_port, wait_port
 
@@ -100,13 +99,6 @@ def live_server(web_site: WebSite) -> Iterator[LiveServer]:
     """The app over the seeded store under waitress (its broker address answers nothing)."""
     with serving(web_site.cfg) as live:
         yield live
-
-
-@pytest.fixture(scope="session")
-def chromium_browser() -> Iterator[Browser]:
-    """One headless chromium for all browser tests of the session."""
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
