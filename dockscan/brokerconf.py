@@ -25,7 +25,7 @@ def acl_text(cfg: SiteConfig, integrators: tuple[str, ...] = ("integrator",)) ->
         *(f"topic read {base}/+/{kind}" for kind in ("parcel", "status", "telemetry", "reply")),
         f"topic write {base}/+/ack",
         f"topic write {base}/+/cmd/+",
-        f"topic readwrite {base}/gateway/{cfg.gateway.id}/status",
+        f"topic readwrite {base}/gateway/+/status",  # `gateway run --workers N`: one per worker
         "",
     ]
     for st in cfg.stations:

@@ -1,6 +1,5 @@
 """The production broker config: auth, per-station ACL and TLS, on a real Mosquitto."""
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from dockscan.brokerconf import write_broker_files
 from dockscan.config import parse_config
 from tests.support.broker import REPO, Mosquitto, free_port, wait_port
 from tests.support.mqttc import TestClient
+from tests.support.tls import make_ca
 
 SITE = {
     "site": {"id": "LGG"},
@@ -18,44 +18,6 @@ SITE = {
     "stations": [{"id": "dockA", "dock": "01"}, {"id": "dockB", "dock": "02"}],
 }
 BASE = "dockscan/v1/LGG"
-
-
-def make_ca(out: Path) -> None:
-    """Create a test CA and a server certificate for 127.0.0.1 with openssl."""
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=out, check=True, capture_output=True)
-
-    run(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=dockscan test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    )
-    run(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    )
-    (out / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
 
 
 @dataclass

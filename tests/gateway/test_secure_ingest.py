@@ -12,7 +12,7 @@ from dockscan.ids import utcnow, uuid7
 from tests.gateway.ingest_support import Gateway, query
 from tests.support.broker import REPO, Mosquitto, free_port, wait_for, wait_port
 from tests.support.mqttc import TestClient
-from tests.test_broker_security import make_ca
+from tests.support.tls import make_ca
 
 SITE = "LGG"
 BASE = f"dockscan/v1/{SITE}"
