@@ -79,7 +79,10 @@ class PhysicalScale:
         with self._lock:
             since = now - self._changed_at
             motion = self.stuck_motion or since < self.settle_s
-            raw = self.load - self.zero_offset + self._noise(since, motion)
+            true = self.load - self.zero_offset
+            # A platform swings after a parcel is taken off, but not far below zero: without
+            # this floor every removal would read as underload (a fault) on the scale's display.
+            raw = max(true + self._noise(since, motion), min(true, 0.0) - 2 * self.division)
             gross = self._round(raw)
             tare = self.tare
         return Snapshot(
