@@ -20,15 +20,15 @@ from dockscan.logs import RateLimitedLog
 from dockscan.mqtt import publish_json, topics_for
 from gateway import liveness
 from gateway.clock import now_ms
+from gateway.deadletters import dead_letter
 from gateway.retention import Retention
 from gateway.session import connect, gateway_client, status_payload, subscriptions
 from gateway.store import DATA_ERRORS, Batch, Store, Written
-from gateway.validate import Rejected, decode, parse_topic
+from gateway.validate import Rejected, validate
 
 logger = logging.getLogger(__name__)
 TICK_S = 1.0
 GAP_CHECK_S = 2.0
-MAX_TEXT = 512  # longest topic or reason kept in a dead letter
 
 
 class Ingest:
@@ -128,30 +128,27 @@ class Ingest:
         self.received += 1
         if msg.qos:
             self.batch.pubacks.append((msg.mid, msg.qos))
-        topic = msg.topic
-        station = None
+        station, topic = None, msg.topic
         try:
-            parts = parse_topic(self.topics, topic)
-            station = parts.station
-            if parts.kind == "status" and not msg.payload:
-                logger.info("station %s retired (retained status cleared)", parts.station)
-                return
-            value = decode(parts, msg.payload, self.gw.max_payload_bytes)
+            value = validate(self.topics, topic, msg.payload, self.gw.max_payload_bytes)
         except Rejected as exc:
-            reason = exc.reason
+            reason, station = exc.reason, exc.station
         except Exception as exc:  # the loop never dies on input
             logger.exception("unexpected error validating a message on %s", topic)
             reason = f"internal error: {type(exc).__name__}: {exc}"
         else:
-            if isinstance(value, ParcelEvent):
+            if value is None:
+                logger.info("station retired (retained status cleared on %s)", topic)
+            elif isinstance(value, ParcelEvent):
                 self.batch.parcels.append((value, msg.payload, received))
             else:
                 self.batch.signals.append((value, received))  # type: ignore[arg-type]
             return
-        payload = msg.payload[: self.gw.dead_letter_payload_bytes]
-        topic, reason = topic[:MAX_TEXT], reason[:MAX_TEXT]  # both can carry untrusted input
-        self.batch.dead.append((received, topic, station, payload, len(msg.payload), reason))
-        self.rlog.warning("dead:" + reason[:20], "dead letter from %s: %s", topic, reason)
+        # Not acknowledged end to end: the edge keeps the original and re-sends it, and each
+        # arrival of the same bytes bumps one row's `repeats` (see gateway/deadletters.py).
+        keep = self.gw.dead_letter_payload_bytes
+        self.batch.dead.append(dead_letter(received, topic, station, msg.payload, reason, keep))
+        self.rlog.warning("dead:" + reason[:20], "dead letter from %.200s: %s", topic, reason)
 
     # -- batches ------------------------------------------------------------------------------
 

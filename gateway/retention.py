@@ -49,16 +49,28 @@ def _delete_parcels(conn: sqlite3.Connection, where: str, args: tuple, limit: in
     return len(ids)
 
 
+def _delete_dead_letters(conn: sqlite3.Connection, cutoff_ms: int | None, limit: int) -> int:
+    """Delete up to `limit` dead letters last received before cutoff (None: no cutoff)."""
+    where, args = "1", ()
+    if cutoff_ms is not None:  # rows written before schema 3 may lack last_ms
+        where = "last_ms < ? OR (last_ms IS NULL AND received_ms < ?)"
+        args = (cutoff_ms, cutoff_ms)
+    return conn.execute(
+        "DELETE FROM dead_letters WHERE id IN"
+        f" (SELECT id FROM dead_letters WHERE {where} ORDER BY id LIMIT ?)",
+        (*args, limit),
+    ).rowcount
+
+
 def purge_by_age(conn: sqlite3.Connection, cutoff_ms: int, limit: int = SLICE_ROWS) -> Purged:
-    """Delete parcels captured, dead letters received and station events ended before cutoff."""
+    """Delete parcels captured, dead letters last received and station events ended before cutoff.
+
+    A dead letter its edge keeps re-sending stays (one row, see gateway/deadletters.py).
+    """
     out = Purged()
     with transaction(conn):
         out.parcels = _delete_parcels(conn, "ts_ms < ?", (cutoff_ms,), limit)
-        out.dead_letters = conn.execute(
-            "DELETE FROM dead_letters WHERE id IN"
-            " (SELECT id FROM dead_letters WHERE received_ms < ? ORDER BY id LIMIT ?)",
-            (cutoff_ms, limit),
-        ).rowcount
+        out.dead_letters = _delete_dead_letters(conn, cutoff_ms, limit)
         out.station_events = conn.execute(
             "DELETE FROM station_events WHERE id IN (SELECT id FROM station_events"
             " WHERE end_ms IS NOT NULL AND end_ms < ? ORDER BY id LIMIT ?)",
@@ -79,11 +91,7 @@ def purge_by_size(conn: sqlite3.Connection, max_bytes: int, limit: int = SLICE_R
             per_row = max(1, used_bytes(conn) // count)
             out.parcels = _delete_parcels(conn, "1", (), min(limit, math.ceil(excess / per_row)))
         oldest = conn.execute("SELECT min(ts_ms) FROM parcels").fetchone()[0]
-        out.dead_letters = conn.execute(
-            "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
-            " WHERE ? IS NULL OR received_ms < ? ORDER BY id LIMIT ?)",
-            (oldest, oldest, limit),
-        ).rowcount
+        out.dead_letters = _delete_dead_letters(conn, oldest, limit)
     return out
 
 

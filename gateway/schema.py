@@ -83,7 +83,8 @@ CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_ms);
 CREATE INDEX IF NOT EXISTS dead_letters_station ON dead_letters (station, received_ms);
 
 -- Counters the ingest process keeps for /metrics (the web UI runs in another process).
--- Names: events_ingested_total, events_duplicate_total, dead_letters_total, acks_sent_total,
+-- Names: events_ingested_total, events_duplicate_total, dead_letters_total (distinct rows added),
+-- dead_letters_repeated_total (arrivals of a message already dead-lettered), acks_sent_total,
 -- batches_total, ingest_latency_seconds_sum, ingest_latency_seconds_count,
 -- ingest_latency_seconds_bucket:<le> (le: 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf),
 -- broker_connected (0/1), heartbeat_ms (last time the ingest loop ran).
@@ -96,6 +97,17 @@ MIGRATIONS: dict[int, str] = {
     -- Gap detection checkpoint: every seq up to here has been checked for holes.
     ALTER TABLE stations ADD COLUMN seq_checked INTEGER;
     CREATE INDEX IF NOT EXISTS station_events_kind ON station_events (kind, start_ms);
+    """,
+    3: """
+    -- One dead-letter row per distinct message (sha256 of topic and payload, see
+    -- gateway/deadletters.py): `repeats` counts its arrivals (1 the first time), `last_ms` the
+    -- latest; received_ms stays the first. Retention goes by last_ms.
+    ALTER TABLE dead_letters ADD COLUMN digest TEXT;
+    ALTER TABLE dead_letters ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE dead_letters ADD COLUMN last_ms INTEGER;
+    UPDATE dead_letters SET last_ms = received_ms;
+    CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest);
+    CREATE INDEX IF NOT EXISTS dead_letters_last ON dead_letters (last_ms);
     """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -13,8 +13,9 @@ import sqlite_utils
 from dockscan.errors import StoreError
 from dockscan.events import ParcelEvent, StationStatus, Telemetry
 from dockscan.topics import Topics
-from gateway import liveness
+from gateway import deadletters, liveness
 from gateway.clock import epoch_ms, now_ms
+from gateway.deadletters import DeadLetter, dead_letter
 from gateway.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ PARCEL_SQL = (
 )
 CODE_SQL = (
     "INSERT INTO parcel_codes (event_id, text, symbology, kind, check_ok) VALUES (?, ?, ?, ?, ?)"
-)
-DEAD_SQL = (
-    "INSERT INTO dead_letters (received_ms, topic, station, payload, payload_bytes, reason)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 STATION_SQL = (
     "UPDATE stations SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?),"
@@ -52,7 +49,7 @@ class Batch:
 
     parcels: list[tuple[ParcelEvent, bytes, int]] = field(default_factory=list)
     signals: list[tuple[StationStatus | Telemetry, int]] = field(default_factory=list)
-    dead: list[tuple[int, str, str | None, bytes, int, str]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
     pubacks: list[tuple[int, int]] = field(default_factory=list)
     opened: float = 0.0
 
@@ -67,7 +64,8 @@ class Written:
 
     inserted: int = 0
     duplicates: int = 0
-    dead: int = 0
+    dead: int = 0  # new dead-letter rows
+    dead_repeated: int = 0  # dead letters that were already stored (their repeats went up)
     ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     committed_ms: int = 0
 
@@ -148,8 +146,7 @@ class Store:
         with transaction(self.conn):
             out.committed_ms = now_ms()
             if batch.dead:
-                self.conn.executemany(DEAD_SQL, batch.dead)
-                out.dead = len(batch.dead)
+                out.dead, out.dead_repeated = deadletters.write(self.conn, batch.dead)
             if batch.parcels:
                 self._write_parcels(batch.parcels, out)
             for signal, received in batch.signals:
@@ -174,15 +171,16 @@ class Store:
                     type(value), "telemetry"
                 )
                 topic = topics.station(value.site, value.station, kind)
-                reason = f"store refused it: {type(exc).__name__}: {exc}"[:512]
-                dead.append((received, topic, value.station, raw[:max_bytes], len(raw), reason))
+                reason = f"store refused it: {type(exc).__name__}: {exc}"
+                dead.append(dead_letter(received, topic, value.station, raw, reason, max_bytes))
                 continue
             out.inserted += done.inserted
             out.duplicates += done.duplicates
             for key, ids in done.ids.items():
                 out.ids.setdefault(key, []).extend(ids)
         last = self.write(Batch(dead=dead), counts)
-        out.dead, out.committed_ms = last.dead, last.committed_ms
+        out.dead, out.dead_repeated = last.dead, last.dead_repeated
+        out.committed_ms = last.committed_ms
         return out
 
     def _write_parcels(self, parcels: list[tuple[ParcelEvent, bytes, int]], out: Written) -> None:
@@ -235,6 +233,7 @@ class Store:
             "events_ingested_total": out.inserted,
             "events_duplicate_total": out.duplicates,
             "dead_letters_total": out.dead,
+            "dead_letters_repeated_total": out.dead_repeated,
             "batches_total": 1,
         }
         if batch.parcels:

@@ -36,6 +36,14 @@ def parse_topic(topics: Topics, topic: str) -> TopicParts:
     return parts
 
 
+def validate(topics: Topics, topic: str, payload: bytes, max_bytes: int) -> Contract | None:
+    """Validate one ingest message: its model, None for a cleared retained status, or Rejected."""
+    parts = parse_topic(topics, topic)
+    if parts.kind == "status" and not payload:
+        return None  # a station retired: its retained status was cleared
+    return decode(parts, payload, max_bytes)
+
+
 def decode(parts: TopicParts, payload: bytes, max_bytes: int) -> Contract:
     """Validate a payload against the model for its topic kind, or raise Rejected."""
     if len(payload) > max_bytes:

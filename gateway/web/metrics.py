@@ -14,7 +14,8 @@ LATENCY_BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", 
 COUNTERS = (
     ("events_ingested_total", "Parcel events stored by the ingest."),
     ("events_duplicate_total", "Parcel events received again and ignored (already stored)."),
-    ("dead_letters_total", "Payloads rejected into the dead-letter table."),
+    ("dead_letters_total", "Distinct payloads rejected into the dead-letter table."),
+    ("dead_letters_repeated_total", "Rejected payloads received again (a row's repeats went up)."),
     ("acks_sent_total", "Ack messages published after a commit."),
     ("batches_total", "Batches committed by the ingest."),
 )

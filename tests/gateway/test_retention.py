@@ -9,6 +9,7 @@ import pytest
 from dockscan.config import GatewayConfig
 from dockscan.ids import utcnow
 from gateway.clock import now_ms
+from gateway.deadletters import dead_letter
 from gateway.retention import DAY_MS, Retention, purge_by_age, purge_by_size, used_bytes
 from gateway.store import Batch, Store, transaction
 from tests.gateway.ingest_support import (
@@ -49,8 +50,8 @@ def test_age_deletes_older_rows_only(store: Store) -> None:
     kept = fill(store, [0, 1, 9.9])
     gone = fill(store, [10.1, 30, 400])
     at = now_ms()
-    store.write(Batch(dead=[(at - 11 * DAY_MS, "t", None, b"", 0, "old"),
-                            (at - 9 * DAY_MS, "t", None, b"", 0, "new")]))  # fmt: skip
+    store.write(Batch(dead=[dead_letter(at - 11 * DAY_MS, "t", None, b"1", "old", 64),
+                            dead_letter(at - 9 * DAY_MS, "t", None, b"2", "new", 64)]))  # fmt: skip
     with transaction(store.conn):
         store.conn.executemany(
             "INSERT INTO station_events (station, kind, state, start_ms, end_ms)"

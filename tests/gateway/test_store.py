@@ -9,6 +9,7 @@ import pytest
 from dockscan.errors import StoreError
 from dockscan.events import Barcode
 from gateway.clock import now_ms
+from gateway.deadletters import dead_letter
 from gateway.schema import DDL, SCHEMA_VERSION, schema_version
 from gateway.store import Batch, Store, open_db, primary_barcode
 from tests.gateway.ingest_support import parcel
@@ -110,7 +111,9 @@ def test_barcode_is_first_checked_code_and_every_code_is_kept(store: Store) -> N
 
 
 def test_dead_letters_and_sessions(store: Store) -> None:
-    store.write(Batch(dead=[(1, "t/x", None, b"\xff" * 10, 10, "invalid UTF-8 at byte 0")]))
+    store.write(
+        Batch(dead=[dead_letter(1, "t/x", None, b"\xff" * 10, "invalid UTF-8 at byte 0", 64)])
+    )
     assert store.conn.execute("SELECT topic, payload, reason FROM dead_letters").fetchall() == [
         ("t/x", b"\xff" * 10, "invalid UTF-8 at byte 0")
     ]
