@@ -80,9 +80,9 @@ class PhysicalScale:
             since = now - self._changed_at
             motion = self.stuck_motion or since < self.settle_s
             true = self.load - self.zero_offset
-            # A platform swings after a parcel is taken off, but not far below zero: without
-            # this floor every removal would read as underload (a fault) on the scale's display.
-            raw = max(true + self._noise(since, motion), min(true, 0.0) - 2 * self.division)
+            # A platform swings after a parcel is taken off, but not below zero: without this
+            # floor every removal would read as under zero / underload on the scale's display.
+            raw = max(true + self._noise(since, motion), min(true, 0.0))
             gross = self._round(raw)
             tare = self.tare
         return Snapshot(
