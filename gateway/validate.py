@@ -96,12 +96,17 @@ def _reason(exc: ValidationError, payload: bytes, model: type[Contract]) -> str:
         return f"bad JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
     if first["type"] == "model_type":
         return "bad JSON: not an object"
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = _loc(first["loc"])
     if loc == "schema" and first["type"] != "missing":
         expected = model.model_fields["schema_"].default
         got = first.get("input")
         return f"wrong schema version: got {got!r}, expected {expected!r}"
-    missing = [".".join(str(p) for p in e["loc"]) for e in errors if e["type"] == "missing"]
+    missing = [_loc(e["loc"]) for e in errors if e["type"] == "missing"]
     if missing:
         return "missing fields: " + ", ".join(missing[:8]) + ("" if len(missing) <= 8 else ", ...")
     return f"invalid field {loc}: {first['msg']}{more}"
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    """Render an error location on one line (odd keys from the payload in quotes, escaped)."""
+    return ".".join(str(p) if isinstance(p, int) or p.isidentifier() else repr(p) for p in loc)
