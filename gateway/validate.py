@@ -74,7 +74,9 @@ def _out_of_range(value: Contract) -> str | None:
     elif isinstance(value, Telemetry):
         numbers = {"session": value.session, "outbox_depth": value.outbox_depth}
         numbers["interval_s"] = value.interval_s
-        numbers.update({f"counters.{k}": v for k, v in value.counters.items()})
+        numbers.update({_loc(("counters", k)): v for k, v in value.counters.items()})
+        if value.oldest_pending_age_s is not None:  # inf would reach the UI's JSON as Infinity
+            numbers["oldest_pending_age_s"] = value.oldest_pending_age_s
     else:
         numbers = {"session": value.session}  # type: ignore[attr-defined]
     for name, number in numbers.items():

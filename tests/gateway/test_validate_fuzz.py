@@ -12,16 +12,42 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from dockscan.events import Contract, ParcelEvent
+from dockscan.events import Contract, DeviceState, ParcelEvent, StationStatus, Telemetry
+from dockscan.ids import utcnow
 from dockscan.topics import Topics
-from gateway.validate import Rejected, validate
+from gateway.validate import MODELS, Rejected, validate
 from tests.gateway.ingest_support import parcel, topic
+
+
+def paths(doc: object, prefix: tuple = ()) -> list[tuple]:
+    """Return the path of every value inside a JSON document (the root excluded)."""
+    items = (
+        doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    )
+    out = []
+    for key, value in items:
+        out.append((*prefix, key))
+        out += paths(value, (*prefix, key))
+    return out
+
 
 TOPICS = Topics()
 MAX_BYTES = 64 * 1024
 INT64 = 2**63
 BASE = parcel("st1", 7)  # a real event, as an edge sends it
 BASE_DOC: dict[str, Any] = json.loads(BASE.to_json())
+SCANNER = DeviceState(kind="scanner", state="fault", reason="unplugged", since=utcnow())
+BASES: dict[str, Contract] = {  # one real message of every kind the gateway ingests
+    "parcel": BASE,
+    "status": StationStatus(site="T1", station="st1", dock="d1", state="online", session=3,
+                            ts=utcnow(), version="test", devices={"scan": SCANNER}),
+    "telemetry": Telemetry(site="T1", station="st1", ts=utcnow(), session=3, interval_s=5,
+                           counters={"scans": 12}, devices={"scan": SCANNER}, outbox_depth=2,
+                           oldest_pending_age_s=1.5),
+}  # fmt: skip
+MUTABLE = [
+    (kind, path) for kind, base in BASES.items() for path in paths(json.loads(base.to_json()))
+]
 REASONS = (  # every reject names its class first
     "bad topic: ",
     "unexpected topic kind ",
@@ -66,30 +92,23 @@ def encode(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-def storable(event: ParcelEvent) -> bool:
-    """Return whether SQLite holds every number of the event faithfully (int64, finite)."""
-    numbers = [event.seq] + ([event.weight.value] if event.weight else [])
-    return all(-INT64 <= n < INT64 and math.isfinite(n) for n in numbers)
+def storable(value: object) -> bool:
+    """Return whether SQLite holds every number in a model dump faithfully (int64, finite)."""
+    if isinstance(value, dict):
+        return all(storable(v) for v in value.values())
+    if isinstance(value, list):
+        return all(storable(v) for v in value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return -INT64 <= value < INT64 and math.isfinite(value)
+    return True
 
 
-def pydantic_event(payload: bytes) -> ParcelEvent | None:
+def pydantic_model(kind: str, payload: bytes) -> Contract | None:
     """Return what pydantic alone makes of a payload, or None when it refuses it."""
     try:
-        return ParcelEvent.model_validate_json(payload)
+        return MODELS[kind].model_validate_json(payload)
     except ValidationError:
         return None
-
-
-def paths(doc: object, prefix: tuple = ()) -> list[tuple]:
-    """Return the path of every value inside a JSON document (the root excluded)."""
-    items = (
-        doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
-    )
-    out = []
-    for key, value in items:
-        out.append((*prefix, key))
-        out += paths(value, (*prefix, key))
-    return out
 
 
 def replaced(doc: Any, path: tuple, value: object) -> Any:
@@ -124,55 +143,64 @@ def test_random_json(value: object, kind: str) -> None:
 
 
 def accepted_exactly_when_pydantic_accepts(
-    doc: object, max_bytes: int = MAX_BYTES
+    doc: object, max_bytes: int = MAX_BYTES, kind: str = "parcel"
 ) -> Contract | Rejected | None:
-    """Validate doc on st1's parcel topic and check the verdict against pydantic alone.
+    """Validate doc on st1's topic of `kind` and check the verdict against pydantic alone.
 
     The gateway adds two rules to the model: numbers must fit SQLite (int64, finite) and the
     payload's site and station must be the topic's.
     """
     payload = encode(doc)
-    result, expected = run(topic("st1", "parcel"), payload, max_bytes), pydantic_event(payload)
-    ok = len(payload) <= max_bytes and expected is not None and storable(expected)
+    result, expected = run(topic("st1", kind), payload, max_bytes), pydantic_model(kind, payload)
+    ok = len(payload) <= max_bytes and expected is not None and storable(expected.model_dump())
     ok = ok and (expected.site, expected.station) == ("T1", "st1")  # type: ignore[union-attr]
     assert (result == expected) if ok else isinstance(result, Rejected), (doc, result)
     return result
 
 
 @FUZZ
-@given(st.data(), st.sampled_from(paths(BASE_DOC)))
-def test_field_mutations_match_pydantic(data: st.DataObject, path: tuple) -> None:
-    original: Any = BASE_DOC
+@given(st.data(), st.sampled_from(MUTABLE))
+def test_field_mutations_match_pydantic(data: st.DataObject, where: tuple[str, tuple]) -> None:
+    kind, path = where
+    doc = json.loads(BASES[kind].to_json())
+    original: Any = doc
     for key in path:
         original = original[key]
     same_type = SAME_TYPE.get(type(original), json_values)
     value = data.draw(same_type | json_values | st.just(...), label="new value (... deletes)")
-    doc = replaced(BASE_DOC, path, value)
+    doc = replaced(doc, path, value)
     if data.draw(st.booleans(), label="add a key"):
-        doc[data.draw(st.text(max_size=8) | st.sampled_from(list(BASE_DOC)), label="key")] = 1
-    result = accepted_exactly_when_pydantic_accepts(doc)
-    event("accepted" if isinstance(result, ParcelEvent) else "rejected")  # about 10% accepted
+        doc[data.draw(st.text(max_size=8) | st.sampled_from(list(doc)), label="key")] = 1
+    result = accepted_exactly_when_pydantic_accepts(doc, kind=kind)
+    event("accepted" if isinstance(result, Contract) else "rejected")  # about 10% accepted
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "accepted"),
+    ("kind", "path", "value", "accepted"),
     [
-        (("seq",), INT64 - 1, True),
-        (("seq",), INT64, False),  # pydantic takes it; no SQLite integer holds it
-        (("seq",), -1, False),
-        (("seq",), "12", True),  # lax mode: a numeric string is a number
-        (("weight", "value"), 1e300, False),
-        (("weight", "value"), "-inf", False),
-        (("weight", "value"), 0.5, True),
-        (("station",), "st2", False),
-        (("barcodes",), [], True),
-        (("weight",), None, True),
-        (("outcome",), "MAYBE", False),
+        ("parcel", ("seq",), INT64 - 1, True),
+        ("parcel", ("seq",), INT64, False),  # pydantic takes it; no SQLite integer holds it
+        ("parcel", ("seq",), -1, False),
+        ("parcel", ("seq",), "12", True),  # lax mode: a numeric string is a number
+        ("parcel", ("weight", "value"), 1e300, False),
+        ("parcel", ("weight", "value"), "-inf", False),
+        ("parcel", ("weight", "value"), 0.5, True),
+        ("parcel", ("station",), "st2", False),
+        ("parcel", ("barcodes",), [], True),
+        ("parcel", ("weight",), None, True),
+        ("parcel", ("outcome",), "MAYBE", False),
+        ("telemetry", ("oldest_pending_age_s",), "inf", False),  # the UI's JSON has no Infinity
+        ("telemetry", ("oldest_pending_age_s",), None, True),
+        ("telemetry", ("counters",), {"\n": INT64}, False),
+        ("telemetry", ("interval_s",), 0, False),
+        ("status", ("session",), INT64, False),
+        ("status", ("devices", "scan", "kind"), "printer", False),
     ],
 )
-def test_chosen_mutations(path: tuple, value: object, accepted: bool) -> None:
-    result = accepted_exactly_when_pydantic_accepts(replaced(BASE_DOC, path, value))
-    assert isinstance(result, ParcelEvent) == accepted, result
+def test_chosen_mutations(kind: str, path: tuple, value: object, accepted: bool) -> None:
+    doc = replaced(json.loads(BASES[kind].to_json()), path, value)
+    result = accepted_exactly_when_pydantic_accepts(doc, kind=kind)
+    assert isinstance(result, MODELS[kind]) == accepted, result
 
 
 NESTED = {
