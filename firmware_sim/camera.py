@@ -4,9 +4,11 @@ import json
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -27,7 +29,7 @@ class Shot:
 
 
 @dataclass
-class _Parcel:
+class ParcelFace:
     """A parcel's rendered top face (BGR + mask) and how it is placed and degraded."""
 
     face: np.ndarray
@@ -68,7 +70,7 @@ class CameraScene:
         self._shade = ((xx / width - 0.5) ** 2 + (yy / height - 0.5) ** 2).astype(np.float32)
         noise = rng.standard_normal((3, height, width, 3), np.float32) * 16
         self._noise = list(noise.astype(np.int16))  # a small bank of sensor-noise fields
-        self._cache: dict[int, _Parcel] = {}
+        self._cache: dict[int, ParcelFace] = {}
 
     @property
     def period(self) -> int:
@@ -79,12 +81,19 @@ class CameraScene:
         """Return every code on parcel `number`'s label (visible or not)."""
         return list(self._parcel(number).codes)
 
-    def _parcel(self, number: int) -> _Parcel:
+    def _parcel(self, number: int) -> ParcelFace:
         """Build (and cache) parcel number `number`."""
         if number in self._cache:
             return self._cache[number]
         rng = random.Random(self.seed * 1_000_003 + number)
-        codes = random_label_codes(rng)
+        parcel = self.make_parcel(rng, random_label_codes(rng))
+        if len(self._cache) > 8:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[number] = parcel
+        return parcel
+
+    def make_parcel(self, rng: random.Random, codes: list[LabelCode]) -> ParcelFace:
+        """Render a parcel whose label carries `codes`; pose and degradations come from rng."""
         label, boxes = render_label(codes, self.module_px)
         lh, lw = label.shape
         fw, fh = int(lw * rng.uniform(1.25, 1.5)), int(lh * rng.uniform(1.2, 1.4))
@@ -108,48 +117,55 @@ class CameraScene:
         jitter = np.float32(
             [[rng.uniform(-1, 1) * fw * 0.04, rng.uniform(-1, 1) * fh * 0.04] for _ in range(4)]
         )
-        warp = cv2.getPerspectiveTransform(corners, corners + jitter)
-        parcel = _Parcel(
+        return ParcelFace(
             face=face,
             mask=np.full((fh, fw), 255, np.uint8),
             code_quads=quads,
             codes=codes,
             angle=rng.uniform(-self.max_tilt_deg, self.max_tilt_deg),
-            warp=warp,
+            warp=cv2.getPerspectiveTransform(corners, corners + jitter),
             y=rng.uniform(0.35, 0.65) * self.height,
             blur=rng.choice([0.0, 0.6, 1.0]),
             noise=rng.uniform(2.0, 6.0),
             jpeg=rng.randint(70, 92),
             light=rng.uniform(0.3, 0.7),
         )
-        if len(self._cache) > 8:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[number] = parcel
-        return parcel
 
     def frame(self, index: int) -> Shot:
         """Render frame `index`: belt, the parcel passing at that moment, camera degradations."""
         number, phase = divmod(index, self.period)
-        image = self.belt.copy()
-        truth: list[LabelCode] = []
+        image, truth = self.belt.copy(), []
         parcel = self._parcel(number)
         if phase < self.parcel_frames:
-            fh, fw = parcel.face.shape[:2]
-            travel = self.width + fw
-            cx = -fw / 2 + travel * (phase + 0.5) / self.parcel_frames
-            turn = cv2.getRotationMatrix2D((fw / 2, fh / 2), parcel.angle, 1.0)
-            move = np.vstack([turn, [0, 0, 1]])
-            move[0, 2] += cx - fw / 2
-            move[1, 2] += parcel.y - fh / 2
-            full = move @ parcel.warp
-            size = (self.width, self.height)
-            face = cv2.warpPerspective(parcel.face, full, size, flags=cv2.INTER_LINEAR)
-            mask = cv2.warpPerspective(parcel.mask, full, size, flags=cv2.INTER_NEAREST)
-            np.copyto(image, face, where=mask[:, :, None] > 0)
-            for code, quad in zip(parcel.codes, parcel.code_quads, strict=True):
-                if self._inside(cv2.perspectiveTransform(quad[None], full)[0]):
-                    truth.append(code)
-        return Shot(index, self._degrade(image, parcel, index), truth, number if truth else None)
+            travel = self.width + parcel.face.shape[1]
+            cx = -parcel.face.shape[1] / 2 + travel * (phase + 0.5) / self.parcel_frames
+            image, truth = self.compose(parcel, cx)
+        return Shot(index, self.degrade(image, parcel, index), truth, number if truth else None)
+
+    def compose(self, parcel: ParcelFace, cx: float) -> tuple[np.ndarray, list[LabelCode]]:
+        """Draw the belt with `parcel` centred at x = cx; return it and the codes fully in view."""
+        image = self.belt.copy()
+        fh, fw = parcel.face.shape[:2]
+        turn = cv2.getRotationMatrix2D((fw / 2, fh / 2), parcel.angle, 1.0)
+        move = np.vstack([turn, [0, 0, 1]])
+        move[0, 2] += cx - fw / 2
+        move[1, 2] += parcel.y - fh / 2
+        full = move @ parcel.warp
+        size = (self.width, self.height)
+        face = cv2.warpPerspective(parcel.face, full, size, flags=cv2.INTER_LINEAR)
+        mask = cv2.warpPerspective(parcel.mask, full, size, flags=cv2.INTER_NEAREST)
+        np.copyto(image, face, where=mask[:, :, None] > 0)
+        truth = [
+            code
+            for code, quad in zip(parcel.codes, parcel.code_quads, strict=True)
+            if self._inside(cv2.perspectiveTransform(quad[None], full)[0])
+        ]
+        return image, truth
+
+    def jpeg(self, index: int) -> bytes:
+        """Return frame `index` encoded as JPEG (what the MJPEG stream sends)."""
+        image = self.frame(index).image
+        return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
     def _inside(self, quad: np.ndarray, margin: int = 8) -> bool:
         """Return whether all corners lie inside the frame, `margin` pixels from the edge."""
@@ -161,16 +177,20 @@ class CameraScene:
             and (ys < self.height - margin).all()
         )
 
-    def _degrade(self, image: np.ndarray, parcel: _Parcel, index: int) -> np.ndarray:
-        """Apply blur, uneven light, sensor noise and JPEG compression."""
+    def degrade(
+        self, image: np.ndarray, parcel: ParcelFace, index: int, jpeg: bool = True
+    ) -> np.ndarray:
+        """Apply blur, uneven light, sensor noise and (unless `jpeg` is False) JPEG artefacts."""
         if parcel.blur:
             image = cv2.GaussianBlur(image, (0, 0), parcel.blur)
         gain = cv2.convertScaleAbs(self._shade, alpha=-parcel.light * 2.0 * 128, beta=1.15 * 128)
         image = cv2.multiply(image, cv2.merge([gain, gain, gain]), scale=1 / 128)
         noise = self._noise[index % len(self._noise)]  # sigma 16, scaled to the parcel's level
         image = cv2.addWeighted(image, 1.0, noise, parcel.noise / 16, 0, dtype=cv2.CV_8U)
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, parcel.jpeg])
-        return cv2.imdecode(jpeg, cv2.IMREAD_COLOR) if ok else image
+        if not jpeg:
+            return image
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, parcel.jpeg])
+        return cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else image
 
 
 def _truth_line(shot: Shot, name: str) -> str:
@@ -211,17 +231,26 @@ def write_video(scene: CameraScene, path: Path, frames: int, fps: float = 10.0) 
     return truth
 
 
+class JpegFrames(Protocol):
+    """Anything that renders numbered frames as JPEG bytes (a CameraScene, a station camera)."""
+
+    def jpeg(self, index: int) -> bytes:
+        """Return frame `index` as JPEG."""
+        ...
+
+
 class MjpegServer:
-    """Serve the scene as an MJPEG stream (multipart/x-mixed-replace) that OpenCV can open."""
+    """Serve frames as an MJPEG stream (multipart/x-mixed-replace) that OpenCV can open."""
 
     BOUNDARY = "dockscanframe"
 
-    def __init__(self, scene: CameraScene, port: int, fps: float = 10.0, host: str = "127.0.0.1"):
+    def __init__(self, scene: JpegFrames, port: int, fps: float = 10.0, host: str = "127.0.0.1"):
         self.scene, self.fps = scene, fps
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._jpeg = b""
         self._seq = 0
+        self._started = False
         self.httpd = ThreadingHTTPServer((host, port), self._handler())
         self.httpd.daemon_threads = True
         self.url = f"http://{host}:{self.httpd.server_address[1]}/stream.mjpg"
@@ -232,32 +261,35 @@ class MjpegServer:
 
     def start(self) -> "MjpegServer":
         """Start rendering and serving."""
+        self._started = True
         for thread in self._threads:
             thread.start()
         logger.info("camera simulator streaming at %s", self.url)
         return self
 
     def stop(self) -> None:
-        """Stop serving, close the socket and join the threads."""
+        """Stop serving, close the socket and join the threads (safe if never started)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self.httpd.shutdown()
+        if self._started:
+            self.httpd.shutdown()
         self.httpd.server_close()
-        for thread in self._threads:
+        for thread in self._threads if self._started else []:
             thread.join(timeout=5)
 
     def _produce(self) -> None:
         """Render frames at the configured rate into the shared latest JPEG."""
-        index = 0
+        index, period = 0, 1.0 / self.fps
+        due = time.monotonic()
         while not self._stop.is_set():
-            shot = self.scene.frame(index)
-            _ok, jpeg = cv2.imencode(".jpg", shot.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            jpeg = self.scene.jpeg(index)
             with self._cond:
-                self._jpeg, self._seq = jpeg.tobytes(), self._seq + 1
+                self._jpeg, self._seq = jpeg, self._seq + 1
                 self._cond.notify_all()
             index += 1
-            self._stop.wait(1.0 / self.fps)
+            due = max(due + period, time.monotonic())
+            self._stop.wait(due - time.monotonic())
 
     def next_jpeg(self, seen: int) -> tuple[bytes, int]:
         """Wait for a frame newer than `seen`; return (jpeg, its number), or b"" once stopped."""

@@ -165,9 +165,17 @@ def scanner(
 
 @click.command("station", context_settings=SETTINGS)
 @click.option("--scale-link", required=True, help="Symlink for the scale pty.")
-@click.option("--scanner-link", required=True, help="Symlink for the scanner pty.")
+@click.option("--scanner-link", help="Symlink for the scanner pty (not with --no-scanner).")
 @click.option("--protocol", type=click.Choice(sorted(SIMULATORS)), default="mt-sics")
 @click.option("--terminator", type=click.Choice(sorted(TERMINATORS)), default="cr")
+@click.option(
+    "--camera-http",
+    "camera_port",
+    type=click.IntRange(0, 65535),
+    help="Also show each parcel's label to a camera served as MJPEG on this port.",
+)
+@click.option("--camera-fps", type=click.FloatRange(0.5, 30), default=6.0, show_default=True)
+@click.option("--no-scanner", is_flag=True, help="Camera only: no hand scanner types the codes.")
 @click.option("--interval", type=SecondsRange(), default="1-3", show_default=True)
 @click.option("--count", type=click.IntRange(min=1), help="Stop after N parcels.")
 @click.option("--no-read", type=click.FloatRange(0, 1), default=0.1, show_default=True)
@@ -176,9 +184,12 @@ def scanner(
 @click.option("--seed", type=int)
 def station(
     scale_link: str,
-    scanner_link: str,
+    scanner_link: str | None,
     protocol: str,
     terminator: str,
+    camera_port: int | None,
+    camera_fps: float,
+    no_scanner: bool,
     interval: tuple[float, float],
     count: int | None,
     no_read: float,
@@ -186,27 +197,48 @@ def station(
     invalid: float,
     seed: int | None,
 ) -> None:
-    """Run a coordinated scale + scanner simulation for one station until Ctrl-C or --count.
+    """Run a coordinated scale + scanner (and/or camera) simulation until Ctrl-C or --count.
+
+    With --camera-http PORT a camera over the station streams http://127.0.0.1:PORT/stream.mjpg:
+    each parcel slides in with a label carrying its code (blank or torn on a no-read parcel).
 
     Example: dockscan sim station --scale-link /tmp/dock1-scale --scanner-link /tmp/dock1-scan
     --protocol mt-sics --interval 1-3 --count 20
+
+    Example (camera only): dockscan sim station --scale-link /tmp/dock3-scale --no-scanner
+    --camera-http 8563
     """
-    sim = SimulatedStation.on_links(
-        scale_link,
-        scanner_link,
-        protocol=protocol,
-        terminator=terminator,
-        seed=seed,
-        timing=StationTiming(interval=interval),
-        mix=StationMix(no_read=no_read, no_weight=no_weight, invalid=invalid),
-        count=count,
-    )
+    if no_scanner and scanner_link:
+        raise click.UsageError("--no-scanner and --scanner-link exclude each other")
+    if not no_scanner and not scanner_link:
+        raise click.UsageError("give --scanner-link, or --no-scanner with --camera-http")
+    if no_scanner and camera_port is None:
+        raise click.UsageError("--no-scanner needs --camera-http (a station needs a reader)")
+    try:
+        sim = SimulatedStation.on_links(
+            scale_link,
+            scanner_link,
+            protocol=protocol,
+            terminator=terminator,
+            camera_port=camera_port,
+            camera_fps=camera_fps,
+            seed=seed,
+            timing=StationTiming(interval=interval),
+            mix=StationMix(no_read=no_read, no_weight=no_weight, invalid=invalid),
+            count=count,
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve the camera on port {camera_port}: {exc}"
+        ) from None
     try:
         sim.start()
     except OSError as exc:
         sim.stop()
         raise click.ClickException(f"cannot create the links: {exc.strerror or exc}") from None
-    click.echo(f"station: scale {scale_link}, scanner {scanner_link}; Ctrl-C to stop", err=True)
+    readers = [f"scanner {scanner_link}"] if scanner_link else []
+    readers += [f"camera {sim.camera.url}"] if sim.camera else []
+    click.echo(f"station: scale {scale_link}, {', '.join(readers)}; Ctrl-C to stop", err=True)
     try:
         run_until_signal(sim.done)
     finally:

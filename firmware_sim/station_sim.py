@@ -1,4 +1,4 @@
-"""SimulatedStation: one scale and one scanner driven together, parcel after parcel."""
+"""SimulatedStation: a scale with a scanner and/or a camera, driven together, parcel by parcel."""
 
 import logging
 import random
@@ -10,6 +10,7 @@ from pathlib import Path
 from firmware_sim.codes import SimCode, random_code
 from firmware_sim.scales import ScaleSim, make_scale_sim
 from firmware_sim.scanner import ScannerSim
+from firmware_sim.station_camera import StationCamera
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ class SimParcel:
     index: int
     code: SimCode
     kg: float | None  # None: nothing was placed (no-weight)
-    scanned: bool  # False: no-read
+    scanned: bool  # False: no-read (the scanner types nothing, the camera label is unreadable)
+    label: str = ""  # what the camera showed: readable, blank or damaged ("" without a camera)
     t_start: float = 0.0
     t_removed: float = 0.0
 
@@ -46,20 +48,23 @@ class StationTiming:
 
 
 class SimulatedStation:
-    """Place a parcel, type its code while it settles, remove it; repeat `count` times."""
+    """Place a parcel, type its code and/or show its label while it settles, remove it; repeat."""
 
     def __init__(
         self,
         scale: ScaleSim,
-        scanner: ScannerSim,
+        scanner: ScannerSim | None,
         *,
+        camera: StationCamera | None = None,
         timing: StationTiming | None = None,
         mix: StationMix | None = None,
         count: int | None = None,
         seed: int | None = None,
         own_devices: bool = False,
     ) -> None:
-        self.scale, self.scanner = scale, scanner
+        if scanner is None and camera is None:
+            raise ValueError("a station needs a scanner, a camera or both")
+        self.scale, self.scanner, self.camera = scale, scanner, camera
         self.timing, self.mix = timing or StationTiming(), mix or StationMix()
         self.count, self.own_devices = count, own_devices
         self.parcels: list[SimParcel] = []
@@ -73,23 +78,37 @@ class SimulatedStation:
     def on_links(
         cls,
         scale_link: str | Path,
-        scanner_link: str | Path,
+        scanner_link: str | Path | None,
         *,
         protocol: str = "mt-sics",
         terminator: str = "cr",
+        camera_port: int | None = None,
+        camera_fps: float = 6.0,
         seed: int | None = None,
         **kwargs: object,
     ) -> "SimulatedStation":
-        """Create a station that owns a new scale and scanner simulator on these links."""
+        """Create a station owning a new scale, a scanner (unless no link) and a camera (a port).
+
+        camera_port 0 picks a free port; the stream's URL is then `station.camera.url`.
+        """
         scale = make_scale_sim(protocol, str(scale_link), seed=seed)
-        scanner = ScannerSim(scanner_link, terminator=terminator, seed=seed)
-        return cls(scale, scanner, seed=seed, own_devices=True, **kwargs)  # type: ignore[arg-type]
+        scanner = None
+        if scanner_link is not None:
+            scanner = ScannerSim(scanner_link, terminator=terminator, seed=seed)
+        camera = None
+        if camera_port is not None:
+            camera = StationCamera(camera_port, fps=camera_fps, seed=seed)
+        devices = {"camera": camera, "own_devices": True}
+        return cls(scale, scanner, seed=seed, **devices, **kwargs)  # type: ignore[arg-type]
 
     def start(self) -> None:
         """Start the devices (if owned) and the parcel thread."""
         if self.own_devices:
             self.scale.start()
-            self.scanner.start()
+            if self.scanner is not None:
+                self.scanner.start()
+            if self.camera is not None:
+                self.camera.start()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sim-station", daemon=True)
         self._thread.start()
@@ -101,7 +120,10 @@ class SimulatedStation:
             self._thread.join(5.0)
             self._thread = None
         if self.own_devices:
-            self.scanner.stop()
+            if self.camera is not None:
+                self.camera.stop()
+            if self.scanner is not None:
+                self.scanner.stop()
             self.scale.stop()
 
     def truth(self) -> list[SimParcel]:
@@ -127,17 +149,21 @@ class SimulatedStation:
         kg = round(rng.uniform(*mix.weight_kg), 3) if weighed else None
         start = time.monotonic()
         parcel = SimParcel(index, code, kg, scanned, t_start=start)
+        if self.camera is not None:  # the parcel comes into view as it is put down
+            parcel.label = self.camera.show(code.text, code.symbology, readable=scanned)
         with self._lock:
             self.parcels.append(parcel)
         if kg is not None:
             self.scale.place(kg)
         if self._stop.wait(timing.scan_after_s):
             return
-        if scanned:
+        if scanned and self.scanner is not None:
             self.scanner.type_code(code)
         self._stop.wait(max(0.0, slot - timing.gap_s - timing.scan_after_s))
         if kg is not None:
             self.scale.remove()
+        if self.camera is not None:
+            self.camera.clear()
         parcel.t_removed = time.monotonic()
         logger.debug("parcel %d: %s kg=%s scanned=%s", index, code.text, kg, scanned)
         self._stop.wait(max(0.0, start + slot - time.monotonic()))

@@ -7,9 +7,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import serial
 from click.testing import CliRunner
@@ -17,8 +20,12 @@ from click.testing import CliRunner
 from dockscan.config import ScaleConfig, ScannerConfig
 from edge.devices.scale import ScaleDevice
 from edge.devices.scanner import ScannerDevice
+from edge.vision import Decoder, DecoderSettings
+from firmware_sim.camera import CameraScene
 from firmware_sim.cli import sim as sim_group
+from firmware_sim.labels import LabelCode
 from firmware_sim.scanner import ScannerSim
+from firmware_sim.station_camera import StationCamera, spoil_label
 from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
 from tests.edge.serial_support import Recorder
 from tests.support.broker import wait_for
@@ -221,3 +228,94 @@ def test_scanner_sim_types_aim_prefix_and_terminator(tmp_path: Path) -> None:
     finally:
         sim.stop()
     assert data == b"]C100095287654321012346\r\n]Q1hello\r\nplain\r\n"
+
+
+def read_stream(url: str, until: threading.Event, decoder: Decoder) -> list[tuple[float, set]]:
+    """Read an MJPEG stream with OpenCV until `until` is set; decode each frame."""
+    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+    assert cap.isOpened(), f"OpenCV cannot open {url}"
+    seen: list[tuple[float, set]] = []
+    try:
+        while not until.is_set():
+            ok, frame = cap.read()
+            assert ok, "the stream ended early"
+            seen.append((time.monotonic(), {c.text for c in decoder.decode(frame)}))
+    finally:
+        cap.release()
+    return seen
+
+
+def test_station_camera_shows_each_parcels_code_and_hides_no_reads(tmp_path: Path) -> None:
+    station = SimulatedStation.on_links(
+        tmp_path / "scale",
+        None,
+        camera_port=0,
+        camera_fps=8,
+        seed=11,
+        timing=StationTiming(interval=(1.0, 1.0), gap_s=0.3),
+        mix=StationMix(no_read=0.3, no_weight=0.2, invalid=0.2),
+        count=8,
+    )
+    decoder = Decoder(DecoderSettings(symbologies=("code128", "gs1-128"), downscale=0.5))
+    station.start()
+    try:
+        assert station.camera is not None
+        frames = read_stream(station.camera.url, station.done, decoder)
+    finally:
+        station.stop()
+    truth = station.truth()
+    assert len(truth) == 8 and station.scanner is None
+    readable = {p.code.text for p in truth if p.scanned}
+    unreadable = {p.code.text for p in truth if not p.scanned}
+    assert unreadable and any(p.kg is None for p in truth), "the seed must give both faults"
+    assert {p.label for p in truth if not p.scanned} <= {"blank", "damaged"}
+    assert all(p.label == "readable" for p in truth if p.scanned)
+    decoded = set().union(*(codes for _, codes in frames))
+    assert decoded == readable, (decoded ^ readable, truth)
+    for t, codes in frames:  # a code is only in view while its parcel is on the scale
+        for text in codes:
+            parcel = next(p for p in truth if p.code.text == text)
+            assert parcel.t_start - 0.05 <= t <= parcel.t_removed + 0.5, (text, t, parcel)
+    assert any(not codes for _, codes in frames), "between parcels the belt is empty"
+
+
+def test_station_camera_renders_only_when_the_view_changes() -> None:
+    camera = StationCamera(0, seed=2, size=(960, 540), entry_s=0.2)
+    try:
+        belt = camera.jpeg(0)
+        assert camera.jpeg(1) is belt and camera.rendered == 1
+        camera.show("RR123456785GB", "code128")
+        moving = [camera.jpeg(i) for i in range(2, 5)]
+        time.sleep(0.25)
+        resting = camera.jpeg(5)
+        assert all(camera.jpeg(i) is resting for i in range(6, 20))
+        assert resting not in moving and camera.rendered <= 5
+        codes = Decoder().decode(cv2.imdecode(np.frombuffer(resting, np.uint8), cv2.IMREAD_COLOR))
+        assert [c.text for c in codes] == ["RR123456785GB"]
+        camera.clear()
+        assert camera.jpeg(20) != resting and not Decoder().decode(
+            cv2.imdecode(np.frombuffer(camera.jpeg(21), np.uint8), cv2.IMREAD_COLOR)
+        )
+    finally:
+        camera.stop()
+
+
+@pytest.mark.parametrize("kind", ["blank", "damaged"])
+def test_spoiled_labels_do_not_decode(kind: str) -> None:
+    scene = CameraScene(seed=3, width=1280, height=720, module_px=3)
+    rng = random.Random(4)
+    for text in ("RR123456785GB", "00095287654321012346", "1Z999AA10123456784"):
+        face = scene.make_parcel(rng, [LabelCode(text, "code128")])
+        assert [c.text for c in Decoder().decode(face.face)] == [text]
+        spoil_label(face, kind, rng)
+        assert Decoder().decode(face.face) == [] and face.codes == []
+
+
+def test_sim_station_cli_needs_a_reader() -> None:
+    runner = CliRunner()
+    bad = runner.invoke(sim_group, ["station", "--scale-link", "a", "--no-scanner"])
+    assert bad.exit_code == 2 and "--no-scanner needs --camera-http" in bad.output
+    none = runner.invoke(sim_group, ["station", "--scale-link", "a"])
+    assert none.exit_code == 2 and "--scanner-link" in none.output
+    help_text = runner.invoke(sim_group, ["station", "--help"]).output
+    assert "--camera-http" in help_text and "Example (camera only)" in help_text
