@@ -280,15 +280,14 @@ class MjpegServer:
 
     def _produce(self) -> None:
         """Render frames at the configured rate into the shared latest JPEG."""
-        index, period = 0, 1.0 / self.fps
-        due = time.monotonic()
+        index, due = 0, time.monotonic()
         while not self._stop.is_set():
             jpeg = self.scene.jpeg(index)
             with self._cond:
                 self._jpeg, self._seq = jpeg, self._seq + 1
                 self._cond.notify_all()
             index += 1
-            due = max(due + period, time.monotonic())
+            due = max(due + 1.0 / self.fps, time.monotonic())  # fps may change while running
             self._stop.wait(due - time.monotonic())
 
     def next_jpeg(self, seen: int) -> tuple[bytes, int]:
