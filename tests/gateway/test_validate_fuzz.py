@@ -61,16 +61,15 @@ REASONS = (  # every reject names its class first
 )
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+any_text = st.text(st.characters(exclude_categories=()), max_size=40)  # lone surrogates too
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats()
-    | st.text(max_size=40)
+    | any_text
     | st.sampled_from(["", "OK", "kg", "T1", "st1", "2026-11-27T09:31:12.481Z", "inf", "NaN"]),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
     max_leaves=12,
 )
 kinds = st.sampled_from(["parcel", "status", "telemetry"])
@@ -84,12 +83,13 @@ def run(topic_: str, payload: bytes, max_bytes: int = MAX_BYTES) -> Contract | R
     except Rejected as exc:  # anything else escapes and fails the test
         assert exc.reason.startswith(REASONS), exc.reason
         assert "\n" not in exc.reason and exc.reason == str(exc)
+        exc.reason.encode()  # SQLite must be able to store it: no lone surrogates
         return exc
 
 
-def encode(value: object) -> bytes:
-    """Serialise any JSON value (big integers and NaN included; lone surrogates kept as-is)."""
-    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+def encode(value: object, ascii_only: bool = False) -> bytes:
+    """Serialise a JSON value; lone surrogates become invalid UTF-8 (\\uXXXX if ascii_only)."""
+    return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
 
 
 def storable(value: object) -> bool:
@@ -137,20 +137,20 @@ def test_random_bytes(payload: bytes, kind: str) -> None:
 
 
 @FUZZ
-@given(json_values, kinds)
-def test_random_json(value: object, kind: str) -> None:
-    assert isinstance(run(topic("st1", kind), encode(value)), Rejected)
+@given(json_values, kinds, st.booleans())
+def test_random_json(value: object, kind: str, ascii_only: bool) -> None:
+    assert isinstance(run(topic("st1", kind), encode(value, ascii_only)), Rejected)
 
 
 def accepted_exactly_when_pydantic_accepts(
-    doc: object, max_bytes: int = MAX_BYTES, kind: str = "parcel"
+    doc: object, max_bytes: int = MAX_BYTES, kind: str = "parcel", ascii_only: bool = False
 ) -> Contract | Rejected | None:
     """Validate doc on st1's topic of `kind` and check the verdict against pydantic alone.
 
     The gateway adds two rules to the model: numbers must fit SQLite (int64, finite) and the
     payload's site and station must be the topic's.
     """
-    payload = encode(doc)
+    payload = encode(doc, ascii_only)
     result, expected = run(topic("st1", kind), payload, max_bytes), pydantic_model(kind, payload)
     ok = len(payload) <= max_bytes and expected is not None and storable(expected.model_dump())
     ok = ok and (expected.site, expected.station) == ("T1", "st1")  # type: ignore[union-attr]
@@ -170,8 +170,9 @@ def test_field_mutations_match_pydantic(data: st.DataObject, where: tuple[str, t
     value = data.draw(same_type | json_values | st.just(...), label="new value (... deletes)")
     doc = replaced(doc, path, value)
     if data.draw(st.booleans(), label="add a key"):
-        doc[data.draw(st.text(max_size=8) | st.sampled_from(list(doc)), label="key")] = 1
-    result = accepted_exactly_when_pydantic_accepts(doc, kind=kind)
+        doc[data.draw(any_text | st.sampled_from(list(doc)), label="key")] = 1
+    ascii_only = data.draw(st.booleans(), label="ascii only")
+    result = accepted_exactly_when_pydantic_accepts(doc, kind=kind, ascii_only=ascii_only)
     event("accepted" if isinstance(result, Contract) else "rejected")  # about 10% accepted
 
 
