@@ -10,13 +10,30 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
-from dockscan.config import BrokerConfig, SiteConfig, load_config, parse_config
+from dockscan.config import (
+    BrokerConfig,
+    CameraConfig,
+    ScaleConfig,
+    ScannerConfig,
+    SiteConfig,
+    StationConfig,
+    load_config,
+    parse_config,
+)
 from dockscan.errors import BrokerError, ConfigError
 from dockscan.mqtt import broker_answers
 
 logger = logging.getLogger(__name__)
 PROTOCOLS = ("mt-sics", "toledo-8217", "cas", "toledo-continuous", "sma", "nci")
+CAMERA_STATION = 3  # dock03 reads labels with a camera instead of a hand scanner
+CAMERA_SYMBOLOGIES = '["code128", "gs1-128"]'  # what the simulated labels carry
+
+
+def camera_port(http_port: int, stations: int, index: int) -> int:
+    """Return the MJPEG port of station `index`: past the screen ports (http + 1..n)."""
+    return http_port + max(10, stations) + index
 
 
 @dataclass
@@ -103,10 +120,20 @@ def _site_toml(base: SiteConfig, broker: BrokerConfig, n: int, http: str, work: 
             f'port = "{tty / (sid + "-scale")}"',
             "settle_ms = 300",
             "[[stations.devices]]",
-            'kind = "scanner"',
-            'id = "scanner"',
-            f'port = "{tty / (sid + "-scanner")}"',
         ]
+        if i == CAMERA_STATION:
+            url = f"http://127.0.0.1:{camera_port(int(http_port), n, i)}/stream.mjpg"
+            lines += [
+                'kind = "camera"',
+                'id = "camera"',
+                f'source = "{url}"',
+                "fps = 6",
+                "downscale = 0.5",
+                f"symbologies = {CAMERA_SYMBOLOGIES}",
+                f'evidence_dir = "{work / "evidence" / sid}"',
+            ]
+        else:
+            lines += ['kind = "scanner"', 'id = "scanner"', f'port = "{tty / (sid + "-scanner")}"']
     return "\n".join(lines) + "\n"
 
 
@@ -161,12 +188,7 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         cfg = str(site_file)
         demo.spawn("gateway", "dockscan", "gateway", "run", "-c", cfg, "--ui")
         for st in site.stations:
-            scale, scanner = st.devices[0], st.devices[1]
-            demo.spawn(
-                f"sim-{st.id}", "dockscan", "sim", "station",
-                "--protocol", scale.protocol, "--scale-link", scale.port,  # type: ignore[union-attr]
-                "--scanner-link", scanner.port, "--interval", "1-3",  # type: ignore[union-attr]
-            )  # fmt: skip
+            demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *_sim_args(st))
             demo.spawn(f"edge-{st.id}", "dockscan", "edge", "run", "-c", cfg, "--station", st.id)
         _print_banner(site, http_bind, work)
         demo.watch()
@@ -176,10 +198,25 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         print("Stopped.")
 
 
+def _sim_args(st: StationConfig) -> list[str]:
+    """Return `dockscan sim station` arguments for a demo station's devices."""
+    args = ["--interval", "1-3"]
+    for dev in st.devices:
+        if isinstance(dev, ScaleConfig):
+            args += ["--protocol", dev.protocol, "--scale-link", dev.port]
+        elif isinstance(dev, ScannerConfig):
+            args += ["--scanner-link", dev.port]
+        elif isinstance(dev, CameraConfig):
+            args += ["--no-scanner", "--camera-http", str(urlparse(dev.source).port)]
+    return args
+
+
 def _print_banner(site: SiteConfig, http_bind: str, work: Path) -> None:
     """Tell the user where to look."""
     prefix, sid = site.broker.topic_prefix, site.site.id
     screens = ", ".join(f"http://{s.screen_bind}/" for s in site.stations)
+    cameras = [f"{s.id} {d.source}" for s in site.stations for d in s.devices
+               if isinstance(d, CameraConfig)]  # fmt: skip
     sub = f"mosquitto_sub -h {site.broker.host} -p {site.broker.port} -v -t '{prefix}/{sid}/#'"
     topics = f"{prefix}/{{site}}/{{station}}/parcel|status|telemetry|ack|reply|cmd/{{name}}"
     print(
@@ -187,7 +224,8 @@ def _print_banner(site: SiteConfig, http_bind: str, work: Path) -> None:
         f"  Status board:    http://{http_bind}/\n"
         f"  Stations API:    http://{http_bind}/api/stations\n"
         f"  Station screens: {screens}\n"
-        f"  Subscribe:       {sub}\n"
+        + (f"  Camera streams:  {', '.join(cameras)}\n" if cameras else "")
+        + f"  Subscribe:       {sub}\n"
         f"  Topics:          {topics}\n"
         f"  Logs and data:   {work}\n"
         "Press Ctrl-C to stop.",

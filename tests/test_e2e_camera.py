@@ -1,0 +1,70 @@
+"""End to end with a camera: scale + labelled parcels over MJPEG, edge, Mosquitto, gateway."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
+from tests.support.broker import Mosquitto, free_port, wait_for
+from tests.support.chain import Chain, read_sql
+
+pytestmark = pytest.mark.e2e
+
+
+def camera_station(work: Path, camera_port: int) -> str:
+    """Return the TOML of a station's devices: a serial scale and a camera (no hand scanner)."""
+    return (
+        f'[[stations.devices]]\nkind = "scale"\nid = "scale"\nprotocol = "mt-sics"\n'
+        f'port = "{work / "scale"}"\nsettle_ms = 200\n'
+        f'[[stations.devices]]\nkind = "camera"\nid = "camera"\n'
+        f'source = "http://127.0.0.1:{camera_port}/stream.mjpg"\nfps = 6\ndownscale = 0.5\n'
+        f'symbologies = ["code128", "gs1-128"]\nevidence_dir = "{work / "evidence"}"\n'
+    )
+
+
+def test_camera_station_delivers_ok_parcels_with_the_simulated_codes(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    port = free_port()
+    chain = Chain(tmp_path, mosquitto, extra_station=camera_station(tmp_path, port))
+    station = SimulatedStation.on_links(
+        tmp_path / "scale",
+        None,
+        camera_port=port,
+        seed=21,
+        timing=StationTiming(interval=(1.2, 1.2)),
+        mix=StationMix(no_read=0.25, no_weight=0.0, invalid=0.0),
+        count=12,
+    )
+    rows = "SELECT outcome, barcode FROM parcels WHERE station = 'st01'"
+    try:
+        chain.start_gateway()
+        chain.wait_gateway()
+        station.start()
+        chain.start_edge("st01")
+        try:
+            wait_for(lambda: read_sql(chain.db, rows), 30, 0.1, "the first parcel")
+            ready = time.monotonic()  # the edge reads its devices: later parcels must all arrive
+            assert station.done.wait(30)
+            expected = [p for p in station.truth() if p.t_start > ready]
+            wait_for(lambda: len(read_sql(chain.db, rows)) >= len(station.truth()) - 2,
+                     20, 0.2, "the last parcels")  # fmt: skip
+            time.sleep(3.5)  # a pairing window for the last one
+        except (TimeoutError, AssertionError):
+            pytest.fail(chain.procs.dump())
+    finally:
+        station.stop()
+        chain.close()
+    truth = station.truth()
+    stored = read_sql(chain.db, rows)
+    ok = [barcode for outcome, barcode in stored if outcome == "OK"]
+    readable = {p.code.text for p in truth if p.scanned}
+    later_readable = {p.code.text for p in expected if p.scanned}
+    assert len(expected) >= 6 and later_readable and any(not p.scanned for p in expected), truth
+    assert set(ok) <= readable, "every OK barcode is a simulated code (no misread)"
+    assert later_readable <= set(ok), (later_readable - set(ok), stored)
+    assert len(ok) == len(set(ok)), "one OK event per parcel"
+    no_reads = [b for outcome, b in stored if outcome == "NO_READ"]
+    assert len(no_reads) >= sum(not p.scanned for p in expected) and not any(no_reads)
+    assert not {b for _, b in stored} & {p.code.text for p in truth if not p.scanned}
