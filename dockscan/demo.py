@@ -87,7 +87,7 @@ class Demo:
                     print(f"!! {child.name} exited with {child.proc.returncode}; see {child.log}")
 
 
-def _site_toml(base: SiteConfig, broker: BrokerConfig, n: int, http: str, work: Path) -> str:
+def demo_site_toml(base: SiteConfig, broker: BrokerConfig, n: int, http: str, work: Path) -> str:
     """Render the demo's site config: the base site and broker plus n simulated stations."""
     tty = work / "tty"
     http_host, http_port = http.rsplit(":", 1)
@@ -183,12 +183,12 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
     try:
         broker = choose_broker(base.broker, demo)
         site_file = work / "site.toml"
-        site_file.write_text(_site_toml(base, broker, stations, http_bind, work))
+        site_file.write_text(demo_site_toml(base, broker, stations, http_bind, work))
         site = load_config(site_file)
         cfg = str(site_file)
         demo.spawn("gateway", "dockscan", "gateway", "run", "-c", cfg, "--ui")
         for st in site.stations:
-            demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *_sim_args(st))
+            demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *sim_station_args(st))
             demo.spawn(f"edge-{st.id}", "dockscan", "edge", "run", "-c", cfg, "--station", st.id)
         _print_banner(site, http_bind, work)
         demo.watch()
@@ -198,7 +198,7 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         print("Stopped.")
 
 
-def _sim_args(st: StationConfig) -> list[str]:
+def sim_station_args(st: StationConfig) -> list[str]:
     """Return `dockscan sim station` arguments for a demo station's devices."""
     args = ["--interval", "1-3"]
     for dev in st.devices:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from dockscan.config import CameraConfig, load_config, parse_config
+from dockscan.demo import demo_site_toml, sim_station_args
 from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
 from tests.support.broker import Mosquitto, free_port, wait_for
 from tests.support.chain import Chain, read_sql
@@ -68,3 +70,25 @@ def test_camera_station_delivers_ok_parcels_with_the_simulated_codes(
     no_reads = [b for outcome, b in stored if outcome == "NO_READ"]
     assert len(no_reads) >= sum(not p.scanned for p in expected) and not any(no_reads)
     assert not {b for _, b in stored} & {p.code.text for p in truth if not p.scanned}
+
+
+@pytest.mark.parametrize(("stations", "camera_port"), [(3, 18013), (13, 18016)])
+def test_demo_site_gives_dock03_a_camera_on_its_sims_stream(
+    tmp_path: Path, stations: int, camera_port: int
+) -> None:
+    base = parse_config({"site": {"id": "LGG"}})
+    path = tmp_path / "site.toml"
+    path.write_text(demo_site_toml(base, base.broker, stations, "127.0.0.1:18000", tmp_path))
+    site = load_config(path)
+    kinds = {st.id: [d.kind for d in st.devices] for st in site.stations}
+    assert kinds.pop("dock03") == ["scale", "camera"]
+    assert set(map(tuple, kinds.values())) == {("scale", "scanner")}
+    camera = site.stations[2].devices[1]
+    assert isinstance(camera, CameraConfig)
+    assert camera.source == f"http://127.0.0.1:{camera_port}/stream.mjpg"
+    assert (camera.downscale, camera.symbologies) == (0.5, ["code128", "gs1-128"])
+    screens = {int(st.screen_bind.rsplit(":", 1)[1]) for st in site.stations}
+    assert camera_port not in screens and 18000 not in screens
+    args = sim_station_args(site.stations[2])
+    assert args[args.index("--camera-http") + 1] == str(camera_port) and "--no-scanner" in args
+    assert "--scanner-link" in sim_station_args(site.stations[0])
