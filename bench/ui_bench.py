@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dockscan.events import Barcode, ParcelEvent, Weight  # noqa: E402
-from gateway.schema import DDL  # noqa: E402
+from gateway.schema import DDL, migrate  # noqa: E402
 
 OUTCOMES = [
     ("OK", 940),
@@ -106,6 +106,7 @@ def build_store(path: Path, parcels: int, stations: int, days: float) -> None:
     conn.execute("COMMIT")
     for statement in INDEXES:
         conn.execute(statement)
+    migrate(conn)  # the later schema versions, as the ingest would apply them
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 

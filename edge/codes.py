@@ -132,7 +132,7 @@ class CodeClassifier:
         for name, regex in (patterns or {}).items():
             try:
                 self.patterns.append((name, re.compile(regex)))
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise ConfigError("", f"{where}.{name}", f"bad regular expression: {exc}") from None
 
     def classify(self, text: str, symbology: str = "") -> CodeInfo:

@@ -135,8 +135,9 @@ def station_faults(conn: sqlite3.Connection, station: str, limit: int = 50) -> l
 def dead_letters(conn: sqlite3.Connection, station: str, limit: int = 20) -> list[sqlite3.Row]:
     """Return a station's latest dead letters with the first bytes of each payload."""
     sql = (
-        "SELECT id, received_ms, topic, payload_bytes, reason, substr(payload, 1, 512) AS head"
-        " FROM dead_letters WHERE station = ? ORDER BY received_ms DESC LIMIT ?"
+        "SELECT id, received_ms, coalesce(last_ms, received_ms) AS last_ms, repeats, topic,"
+        " payload_bytes, reason, substr(payload, 1, 512) AS head"
+        " FROM dead_letters WHERE station = ? ORDER BY last_ms DESC LIMIT ?"
     )
     return conn.execute(sql, (station, limit)).fetchall()
 

@@ -77,9 +77,10 @@ def test_site_patterns_and_unknown() -> None:
     assert (info.kind, info.check_ok) == ("unknown", None)
 
 
-def test_bad_site_pattern_names_the_key() -> None:
+@pytest.mark.parametrize("regex", ["(unclosed", "a{99999999999}", "(?:" * 2000 + "x" + ")" * 2000])
+def test_bad_site_pattern_names_the_key(regex: str) -> None:
     with pytest.raises(ConfigError, match=r"code_patterns\.broken"):
-        CodeClassifier({"broken": "(unclosed"})
+        CodeClassifier({"broken": regex})
 
 
 def test_mod10() -> None:

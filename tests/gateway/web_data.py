@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dockscan.events import Barcode, ParcelEvent, Weight
 from dockscan.ids import uuid7
-from gateway.schema import DDL
+from gateway.schema import migrate
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 GS1_WITH_GS = "\x1d0100012345678905\x1d10LOT42"
@@ -19,10 +19,10 @@ def now_ms() -> int:
 
 
 def create_db(path: Path) -> sqlite3.Connection:
-    """Create a gateway database from the real DDL, in WAL mode, and return a connection."""
+    """Create a gateway database with the real schema and migrations, in WAL mode."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(DDL)
+    migrate(conn)
     return conn
 
 
