@@ -94,8 +94,10 @@ class ParcelEvent(Contract):
     outcome: Outcome
     barcodes: list[Barcode] = Field(default_factory=list, max_length=32)
     weight: Weight | None = None
-    flags: list[str] = Field(default_factory=list, max_length=16)
-    images: list[str] = Field(default_factory=list, max_length=16, description="No-read evidence")
+    flags: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=16)
+    images: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=16, description="No-read evidence image names"
+    )
     agent_version: str = Field(max_length=32)
 
 

@@ -241,11 +241,13 @@ def test_random_depths_never_escape(depth: int, opener: str, leaf: object) -> No
         (("event_id",), True),
         (("barcodes", 0, "text"), True),
         (("weight", "raw"), True),
-        (("flags", 0), False),  # flag items have no length limit: max_payload_bytes bounds them
+        (("flags", 0), True),
+        (("images", 0), True),
     ],
 )
 def test_huge_strings_are_rejected_by_size_or_by_field(path: tuple, limited: bool) -> None:
     doc = replaced(BASE_DOC, ("flags",), ["f"])
+    doc = replaced(doc, ("images",), ["i.jpg"])
     doc = replaced(doc, path, "x" * 3_000_000)
     payload = encode(doc)
     too_big = run(topic("st1", "parcel"), payload)
