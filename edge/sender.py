@@ -11,11 +11,16 @@ from edge.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 NO_MATCHING_SUBSCRIBERS = 0x10
+STUCK_AFTER = 5  # ack timeouts without a PUBACK: publish again even though paho holds it
 
 
 class SendWindow:
     """Sends rows in seq order with at most `window` unacked; re-sends after `ack_timeout_s`.
 
+    A row whose last publish the broker has not PUBACKed yet is still in paho's queue (paho
+    re-transmits it itself after a reconnect), so it is not queued again while that publish is
+    younger than STUCK_AFTER ack timeouts: re-sending it would grow paho's queue by a whole
+    window every timeout while the broker is slow.
     Callbacks from paho's thread only append to deques; `step()` runs on the publisher thread.
     """
 
@@ -31,6 +36,7 @@ class SendWindow:
         self.ack_timeout_s, self.counters = ack_timeout_s, counters
         self.inflight: dict[str, tuple[int, float]] = {}  # event_id -> (seq, last sent)
         self._mids: dict[int, int] = {}  # paho mid -> seq, for parcel publishes only
+        self._unpubacked: dict[int, float] = {}  # seq -> time of its publish still in paho
         self._pubacks: deque[tuple[int, int]] = deque()
         self._acks: deque[list[str]] = deque()
         self._cursor = 0
@@ -60,6 +66,7 @@ class SendWindow:
             self._cursor = 0
             if len(self._mids) > 10 * self.window:
                 self._mids.clear()  # PUBACKs of lost connections never come
+                self._unpubacked.clear()
         self._resend_overdue()
         self._fill()
 
@@ -73,13 +80,16 @@ class SendWindow:
             self.counters["acked"] += removed
             self.counters["ack_unknown"] += len(ids) - removed
             for event_id in ids:
-                self.inflight.pop(event_id, None)
+                seq, _ = self.inflight.pop(event_id, (None, 0.0))
+                if seq is not None:
+                    self._unpubacked.pop(seq, None)
         sent: list[int] = []
         while self._pubacks:
             mid, code = self._pubacks.popleft()
             seq = self._mids.pop(mid, None)
             if seq is None:
                 continue
+            self._unpubacked.pop(seq, None)
             if code == NO_MATCHING_SUBSCRIBERS:
                 self.counters["puback_no_subscribers"] += 1
                 self._slow.warning("nosub", "broker says nobody subscribes to our events")
@@ -87,10 +97,20 @@ class SendWindow:
                 sent.append(seq)
         self.outbox.mark_sent(sent)
 
+    def _in_paho(self, seq: int, now: float) -> bool:
+        """Return whether a publish of this seq still waits for its PUBACK (and is not stuck)."""
+        published = self._unpubacked.get(seq)
+        return published is not None and now - published < STUCK_AFTER * self.ack_timeout_s
+
     def _send(self, seq: int, event_id: str, payload: bytes) -> None:
-        """Publish one row and remember it as in flight."""
+        """Publish one row (unless paho still holds it) and remember it as in flight."""
+        now = time.monotonic()
+        self.inflight[event_id] = (seq, now)
+        if self._in_paho(seq, now):
+            self.counters["held_by_paho"] += 1
+            return
         self._mids[self.publish(payload)] = seq
-        self.inflight[event_id] = (seq, time.monotonic())
+        self._unpubacked[seq] = now
         self.counters["published"] += 1
 
     def _fill(self) -> None:
@@ -113,7 +133,10 @@ class SendWindow:
         for event_id in overdue:
             if event_id not in stored:
                 self.inflight.pop(event_id, None)
+        before = self.counters["published"]
         for row in rows:
             self._send(row.seq, row.event_id, row.payload)
-        self.counters["resent"] += len(rows)
-        self._slow.warning("resend", "re-sent %d event(s) without a gateway ack", len(rows))
+        resent = self.counters["published"] - before
+        if resent:
+            self.counters["resent"] += resent
+            self._slow.warning("resend", "re-sent %d event(s) without a gateway ack", resent)

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
-from tests.support.broker import Mosquitto, wait_for
+from tests.support.broker import Mosquitto, free_port, wait_for
 from tests.support.chain import Chain, read_sql
 from tests.support.proxy import CuttableProxy
+from tests.support.stations import camera_station
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -202,4 +203,40 @@ def test_edge_outbox_disk_full_block(tmp_path: Path, mosquitto: Mosquitto) -> No
                      accepted_when_full=accepted_when_full)  # fmt: skip
     finally:
         watcher.close()
+        chain.close()
+
+
+def test_camera_stream_stalls_and_recovers(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    port = free_port()
+    devices = camera_station(tmp_path, port).replace("fps = 6\n", "fps = 6\nstall_after_s = 1.0\n")
+    chain = Chain(tmp_path, mosquitto, extra_station=devices)
+    sim = SimulatedStation.on_links(
+        tmp_path / "scale", None, camera_port=port, seed=5, count=30,
+        timing=StationTiming(interval=(1.2, 1.2)), mix=StationMix(0, 0, 0),
+    )  # fmt: skip
+    try:
+        chain.start_gateway()
+        chain.wait_gateway()
+        sim.start()
+        chain.start_edge("st01")
+        chain.wait_accepted("st01", 3, timeout=30)
+        sim.camera.server.fps = 0.25  # the stream stays open but goes quiet: a frame every 4 s
+        wait_for(lambda: ("stalled", None) in device_intervals(chain, "st01", "camera"),
+                 20, 0.1, "camera stalled at the gateway")  # fmt: skip
+        sim.camera.server.fps = 6.0
+        wait_for(lambda: device_intervals(chain, "st01", "camera")[-1] == ("ok", None),
+                 30, 0.1, "camera ok again")  # fmt: skip
+        recovered_ms = time.time() * 1000
+        assert sim.done.wait(60)
+        time.sleep(3.5)  # the last pairing window closes
+        accepted = chain.accepted("st01")
+        chain.wait_delivered("st01", accepted)
+        figures = chain.assert_exactly_once("st01", accepted)
+        outcomes = dict(read_sql(chain.db, "SELECT outcome, count(*) FROM parcels GROUP BY 1"))
+        later = "SELECT count(*) FROM parcels WHERE outcome = 'OK' AND ts_ms > ?"
+        assert read_sql(chain.db, later, (recovered_ms,))[0][0] >= 3, outcomes  # reads resume
+        chain.record("camera stream stalls, then recovers", figures, sim_parcels=30,
+                     ok=outcomes.get("OK", 0), no_read=outcomes.get("NO_READ", 0))  # fmt: skip
+    finally:
+        sim.stop()
         chain.close()

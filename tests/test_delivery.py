@@ -50,10 +50,13 @@ def test_gateway_killed_and_restarted(chain: Chain) -> None:
 def test_edge_killed_mid_stream_delivers_its_outbox_once(chain: Chain) -> None:
     chain.start_gateway()
     chain.start_edge("st01", count=N, rate=400)
+    chain.wait_accepted("st01", 1500)
+    chain.procs.kill("gateway")  # so that the agent dies with a backlog in its outbox
     chain.wait_accepted("st01", 2500)
     chain.procs.kill("edge-st01")
     accepted = chain.accepted("st01")
     assert chain.pending("st01") > 0, "the kill should leave events in the outbox"
+    chain.start_gateway()
     chain.start_edge("st01")
     chain.wait_delivered("st01", accepted)
     chain.assert_exactly_once("st01", accepted)

@@ -10,19 +10,9 @@ from dockscan.demo import demo_site_toml, sim_station_args
 from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
 from tests.support.broker import Mosquitto, free_port, wait_for
 from tests.support.chain import Chain, read_sql
+from tests.support.stations import camera_station
 
 pytestmark = pytest.mark.e2e
-
-
-def camera_station(work: Path, camera_port: int) -> str:
-    """Return the TOML of a station's devices: a serial scale and a camera (no hand scanner)."""
-    return (
-        f'[[stations.devices]]\nkind = "scale"\nid = "scale"\nprotocol = "mt-sics"\n'
-        f'port = "{work / "scale"}"\nsettle_ms = 200\n'
-        f'[[stations.devices]]\nkind = "camera"\nid = "camera"\n'
-        f'source = "http://127.0.0.1:{camera_port}/stream.mjpg"\nfps = 6\ndownscale = 0.5\n'
-        f'symbologies = ["code128", "gs1-128"]\nevidence_dir = "{work / "evidence"}"\n'
-    )
 
 
 def test_camera_station_delivers_ok_parcels_with_the_simulated_codes(

@@ -276,3 +276,26 @@ def test_agent_synthetic_load_is_delivered_and_exits(mosquitto: Mosquitto, tmp_p
         if proc.poll() is None:
             proc.kill()
         peer.close()
+
+
+def test_slow_broker_does_not_grow_pahos_queue(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    """Rows still waiting for a PUBACK are not queued again at every ack timeout."""
+    peer = AckingPeer(mosquitto.port)
+    add_events(outbox, 200)
+    pub = publisher_for(mosquitto, outbox, window=50, ack_timeout_s=0.3)
+    pub.start()
+    try:
+        wait_for(lambda: pub.connected, 10, what="connect")
+        os.kill(mosquitto.proc.pid, signal.SIGSTOP)  # the broker hangs: no PUBACK, no ack
+        try:
+            time.sleep(1.2)  # four ack timeouts, still inside the keepalive
+            assert pub.client is not None
+            assert len(pub.client._out_messages) <= 50, "paho holds at most one window"
+            assert pub.counters["held_by_paho"] > 0
+        finally:
+            os.kill(mosquitto.proc.pid, signal.SIGCONT)
+        wait_for(lambda: outbox.depth == 0, 30, what="everything delivered after the stall")
+        assert len(peer.stored) == 200
+    finally:
+        pub.stop()
+        peer.close()
