@@ -1,8 +1,9 @@
 """Soak: many stations at a steady rate through the real chain; loss, duplicates, memory, latency.
 
-Runs N edge agents (synthetic scan+weight pairs, real outbox and publisher), one Mosquitto and one
-gateway as real processes, then checks every station's seqs in the store and reports RSS at start
-and end and the capture-to-commit latency. Not part of CI (the full run takes ten minutes).
+Runs N stations' edge agents (synthetic scan+weight pairs, real outbox and publisher; 25 agents per
+host process, since 100 Python processes do not fit 2 cores), one Mosquitto and one gateway as
+real processes, then checks every station's seqs in the store and reports RSS at start and end
+and the capture-to-commit latency. Not part of CI (the full run takes ten minutes).
 
     .venv/bin/python bench/soak.py                         # 100 stations x 10/s x 10 min
     .venv/bin/python bench/soak.py --stations 10 --minutes 1   # a quick look
@@ -10,6 +11,7 @@ and end and the capture-to-commit latency. Not part of CI (the full run takes te
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,10 +35,10 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def memory(chain: Chain) -> tuple[float, float, float]:
-    """Return (gateway RSS, median edge RSS, total edge RSS) in MiB."""
+def memory(chain: Chain, hosts: list[subprocess.Popen]) -> tuple[float, float, float]:
+    """Return (gateway RSS, median edge host RSS, total edge RSS) in MiB."""
     gw = rss_mb(chain.procs.children["gateway"].pid)
-    edges = [rss_mb(p.pid) for n, p in chain.procs.children.items() if n.startswith("edge-")]
+    edges = [rss_mb(p.pid) for p in hosts]
     return gw, statistics.median(edges), sum(edges)
 
 
@@ -52,29 +54,36 @@ def main() -> None:
     ap.add_argument("--stations", type=int, default=100)
     ap.add_argument("--rate", type=float, default=10.0, help="events/s per station")
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--per-host", type=int, default=25, help="agents per edge host process")
     args = ap.parse_args()
     count = int(args.rate * args.minutes * 60)
     work = Path(tempfile.mkdtemp(prefix="dockscan-soak-"))
     broker = Mosquitto(work / "broker").start()
-    chain = Chain(work, broker, stations=args.stations, keepalive=15, ack_timeout=10)
+    chain = Chain(
+        work, broker, stations=args.stations, keepalive=15, ack_timeout=10, telemetry_s=10
+    )
+    hosts: list[subprocess.Popen] = []
     try:
         chain.start_gateway()
         chain.wait_gateway()
-        for sid in chain.ids:
-            chain.start_edge(sid, count=count, rate=args.rate)
+        for i in range(0, args.stations, args.per_host):
+            group = chain.ids[i : i + args.per_host]
+            hosts.append(subprocess.Popen(
+                [sys.executable, str(REPO / "bench" / "soak_host.py"), str(chain.config),
+                 str(count), str(args.rate), *group]))  # fmt: skip
         online = "SELECT count(*) FROM stations WHERE state='online'"
         wait_for(
             lambda: (read_sql(chain.db, online) or [(0,)])[0][0] == args.stations, 120, 0.5, "up"
         )
         time.sleep(10)
-        start_mem = memory(chain)
+        start_mem = memory(chain, hosts)
         t0 = time.monotonic()
         for sid in chain.ids:
             chain.wait_accepted(sid, count, timeout=args.minutes * 60 * 2 + 120)
         for sid in chain.ids:
             chain.wait_delivered(sid, count, timeout=300)
         elapsed = time.monotonic() - t0
-        end_mem = memory(chain)
+        end_mem = memory(chain, hosts)
         lost = dupes = 0
         for sid in chain.ids:
             seqs = chain.stored(sid)
@@ -89,11 +98,17 @@ def main() -> None:
         print(f"| lost / duplicates | {lost} / {dupes} |")
         print(f"| stream time after a 10 s warm-up | {elapsed:.0f} s |")
         print(f"| gateway RSS start -> end | {start_mem[0]:.1f} -> {end_mem[0]:.1f} MiB |")
-        print(f"| edge RSS median start -> end | {start_mem[1]:.1f} -> {end_mem[1]:.1f} MiB |")
-        print(f"| edge RSS total start -> end | {start_mem[2]:.0f} -> {end_mem[2]:.0f} MiB |")
+        print(f"| edge host RSS median ({args.per_host} agents each) start -> end | "
+              f"{start_mem[1]:.1f} -> {end_mem[1]:.1f} MiB |")  # fmt: skip
+        print(f"| edge RSS total ({len(hosts)} hosts) start -> end | "
+              f"{start_mem[2]:.0f} -> {end_mem[2]:.0f} MiB |")  # fmt: skip
         print(f"| capture->commit p50 / p99 | {percentile(lat, 50):.0f} / "
               f"{percentile(lat, 99):.0f} ms |")  # fmt: skip
     finally:
+        for host in hosts:
+            host.terminate()
+        for host in hosts:
+            host.wait(60)
         chain.close()
         broker.kill()
 

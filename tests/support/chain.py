@@ -34,6 +34,7 @@ class Chain:
         ack_timeout: float = 3.0,
         extra_station: str = "",
         edge_broker_port: int | None = None,
+        telemetry_s: float = 1.0,
     ) -> None:
         self.work, self.broker, self.procs = work, broker, Procs(work / "logs")
         self.http = free_port()
@@ -47,7 +48,8 @@ class Chain:
         for sid in self.ids:
             text += (
                 f'[[stations]]\nid = "{sid}"\ndock = "01"\noutbox = "{self.outbox(sid)}"\n'
-                f"telemetry_interval_s = 1\nack_timeout_s = {ack_timeout}\n{extra_station}"
+                f"telemetry_interval_s = {telemetry_s}\nack_timeout_s = {ack_timeout}\n"
+                f"{extra_station}"
             )
         self.config = work / "site.toml"
         self.config.write_text(text)
