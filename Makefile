@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 
-.PHONY: install install-test demo test lint bench system-deps schema clean
+.PHONY: install install-test demo test lint bench soak system-deps schema clean
 
 $(PY):
 	@python3 -m venv $(VENV) || { echo "python3 -m venv failed: apt-get install -y python3-venv"; exit 1; }
@@ -37,8 +37,14 @@ schema: install
 
 bench: install-test system-deps
 	$(PY) bench/decode_bench.py
+	$(PY) bench/serial_bench.py
+	$(PY) bench/edge_bench.py
+	$(PY) bench/delivery_bench.py
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/ui_bench.py
+
+soak: install-test system-deps
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf var/demo .pytest_cache tests/artifacts
