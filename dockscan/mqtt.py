@@ -94,6 +94,16 @@ def publish_json(
     return client.publish(topic, payload, qos=qos, retain=retain, properties=props)
 
 
+def no_delay(client: mqtt.Client) -> None:
+    """Turn off Nagle on the client's socket: small QoS 1 packets otherwise wait ~40 ms."""
+    sock = client.socket()
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            logger.debug("TCP_NODELAY not set: %s", exc)
+
+
 def broker_answers(broker: BrokerConfig, timeout: float = 1.0) -> bool:
     """Return whether something accepts TCP connections at the broker's address."""
     try:

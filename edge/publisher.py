@@ -2,7 +2,6 @@
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from dockscan.mqtt import (
     connect,
     is_v5,
     make_client,
+    no_delay,
     publish_json,
     topics_for,
 )
@@ -43,16 +43,6 @@ def will_properties(client: mqtt.Client) -> Properties | None:
     props = Properties(PacketTypes.WILLMESSAGE)
     props.ContentType = CONTENT_TYPE
     return props
-
-
-def no_delay(client: mqtt.Client) -> None:
-    """Turn off Nagle on the client's socket (paho leaves it on: ~40 ms per small packet)."""
-    sock = client.socket()
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as exc:
-            logger.debug("TCP_NODELAY not set: %s", exc)
 
 
 class Publisher:

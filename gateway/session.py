@@ -1,7 +1,6 @@
 """The gateway's MQTT session: client setup, subscriptions, and its retained status with a Will."""
 
 import logging
-import socket
 import threading
 from collections.abc import Callable
 
@@ -15,7 +14,7 @@ from dockscan.errors import BrokerError
 from dockscan.events import GatewayStatus
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
-from dockscan.mqtt import is_v5, make_client
+from dockscan.mqtt import is_v5, make_client, no_delay
 from dockscan.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -63,16 +62,6 @@ def gateway_client(cfg: SiteConfig, client_id: str) -> mqtt.Client:
     broker = cfg.broker
     client.connect_async(broker.host, broker.port, broker.keepalive_s, properties=props, **kwargs)
     return client
-
-
-def no_delay(client: mqtt.Client) -> None:
-    """Turn off Nagle: a late PUBACK plus an ack publish otherwise stall ~40 ms on delayed ACKs."""
-    sock = client.socket()
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as exc:
-            logger.debug("TCP_NODELAY not set: %s", exc)
 
 
 def connect(

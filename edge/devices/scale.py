@@ -15,13 +15,13 @@ from edge.devices.base import CapturedWeight, DeviceListener
 from edge.devices.capture import CaptureRules, StableCapture
 from edge.devices.protocols import Reading, Reply, get_protocol
 from edge.devices.protocols.framing import Framer
+from edge.devices.serial_device import SerialThreadDevice
 from edge.devices.serial_link import LinkLost, SerialLink
 
 logger = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_S = 3.5  # MT-SICS Z waits up to about 3 s for stability
 COMMAND_TIMEOUT_S = 5.0
-JOIN_TIMEOUT_S = 3.0
 
 
 @dataclass
@@ -41,7 +41,7 @@ class _Pending:
         self.done.set()
 
 
-class ScaleDevice:
+class ScaleDevice(SerialThreadDevice):
     """A serial scale on one named thread; see edge.devices.base.Device."""
 
     kind = "scale"
@@ -79,24 +79,9 @@ class ScaleDevice:
         self._last_valid = 0.0
         self._polling = cfg.mode == "poll" and self.protocol.poll_request is not None
 
-    @property
-    def counters(self) -> dict[str, int]:
-        """Return a snapshot of frame, capture and reconnect counters."""
-        return {**self._counts, "reconnects": self._link.reconnects}
-
-    def start(self) -> None:
-        """Start the device thread."""
-        self._set_state("starting", f"opening {self.cfg.port}")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"scale-{self.id}", daemon=True)
-        self._thread.start()
-
     def stop(self) -> None:
-        """Stop the device thread, join it and close the port."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(JOIN_TIMEOUT_S)
-            self._thread = None
+        """Stop the device thread, join it, close the port and fail queued commands."""
+        super().stop()
         self._fail_commands("device stopped")
 
     def command(self, name: str, args: dict[str, Any]) -> tuple[bool, str]:

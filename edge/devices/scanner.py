@@ -11,6 +11,7 @@ from dockscan.config import ScannerConfig
 from dockscan.logs import RateLimitedLog
 from edge.devices.base import DeviceListener, ScanRead
 from edge.devices.protocols.framing import LineFramer
+from edge.devices.serial_device import SerialThreadDevice
 from edge.devices.serial_link import LinkLost, SerialLink
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ AIM_SYMBOLOGIES = {
     "Q": "qrcode",
     "z": "aztec",
 }
-JOIN_TIMEOUT_S = 3.0
 
 
 def split_aim(text: str) -> tuple[str, str]:
@@ -58,7 +58,7 @@ def decode_code(payload: bytes) -> tuple[str, bool]:
         return payload.decode("latin-1"), False
 
 
-class ScannerDevice:
+class ScannerDevice(SerialThreadDevice):
     """A serial hand scanner on one named thread; see edge.devices.base.Device."""
 
     kind = "scanner"
@@ -77,25 +77,6 @@ class ScannerDevice:
         self._thread: threading.Thread | None = None
         self._log = RateLimitedLog(logger, interval=10.0)
         self._link = SerialLink(cfg.port, baudrate=cfg.baudrate, on_change=self._set_state)
-
-    @property
-    def counters(self) -> dict[str, int]:
-        """Return a snapshot of scan and error counters."""
-        return {**self._counts, "reconnects": self._link.reconnects}
-
-    def start(self) -> None:
-        """Start the device thread."""
-        self._set_state("starting", f"opening {self.cfg.port}")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"scanner-{self.id}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the device thread, join it and close the port."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(JOIN_TIMEOUT_S)
-            self._thread = None
 
     def command(self, name: str, args: dict[str, Any]) -> tuple[bool, str]:
         """Scanners take no commands."""
