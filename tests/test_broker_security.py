@@ -1,16 +1,12 @@
 """The production broker config: auth, per-station ACL and TLS, on a real Mosquitto."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from dockscan.brokerconf import write_broker_files
-from dockscan.config import parse_config
-from tests.support.broker import REPO, Mosquitto, free_port, wait_port
 from tests.support.mqttc import TestClient
-from tests.support.tls import make_ca
+from tests.support.tls import SecureBroker, start_secure_broker
 
 SITE = {
     "site": {"id": "LGG"},
@@ -20,40 +16,11 @@ SITE = {
 BASE = "dockscan/v1/LGG"
 
 
-@dataclass
-class SecureBroker:
-    """A broker started from config/mosquitto.conf with generated credentials."""
-
-    broker: Mosquitto
-    plain_port: int
-    tls_port: int
-    creds: dict[str, str]
-    ca: str
-
-    def client(self, user: str | None, tls: bool = False, cid: str | None = None) -> TestClient:
-        """Return an unconnected client for a user (None = anonymous)."""
-        port = self.tls_port if tls else self.plain_port
-        return TestClient(port, cid or f"t-{user}-{tls}", user, self.creds.get(user or ""),
-                          self.ca if tls else None)  # fmt: skip
-
-
 @pytest.fixture
 def secure(tmp_path: Path) -> Iterator[SecureBroker]:
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    make_ca(etc)
-    creds = write_broker_files(parse_config(SITE), etc)
-    plain, tls = free_port(), free_port()
-    conf = (REPO / "config" / "mosquitto.conf").read_text()
-    conf = conf.replace("/etc/mosquitto/dockscan/", f"{etc}/")
-    conf = conf.replace("/var/lib/mosquitto/", f"{tmp_path}/")
-    conf = conf.replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
-    conf = conf.replace("listener 8883", f"listener {tls} 127.0.0.1")
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    broker = Mosquitto(tmp_path / "run", conf=tmp_path / "mosquitto.conf", port=plain).start()
-    wait_port(tls)
-    yield SecureBroker(broker, plain, tls, creds, str(etc / "ca.crt"))
-    broker.kill()
+    broker = start_secure_broker(tmp_path, SITE)
+    yield broker
+    broker.broker.kill()
 
 
 def test_anonymous_and_wrong_password_are_refused(secure: SecureBroker) -> None:

@@ -5,14 +5,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dockscan.brokerconf import write_broker_files
-from dockscan.config import parse_config
 from dockscan.events import Barcode, ParcelEvent
 from dockscan.ids import utcnow, uuid7
 from tests.gateway.ingest_support import Gateway, query
-from tests.support.broker import REPO, Mosquitto, free_port, wait_for, wait_port
+from tests.support.broker import wait_for
 from tests.support.mqttc import TestClient
-from tests.support.tls import make_ca
+from tests.support.tls import start_secure_broker
 
 SITE = "LGG"
 BASE = f"dockscan/v1/{SITE}"
@@ -21,32 +19,21 @@ BASE = f"dockscan/v1/{SITE}"
 def test_gateway_over_tls_with_env_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    make_ca(etc)
     site = {"site": {"id": SITE}, "stations": [{"id": "dockA", "dock": "01"}]}
-    creds = write_broker_files(parse_config(site), etc)
-    plain, tls = free_port(), free_port()
-    conf = (REPO / "config" / "mosquitto.conf").read_text()
-    conf = conf.replace("/etc/mosquitto/dockscan/", f"{etc}/")
-    conf = conf.replace("/var/lib/mosquitto/", f"{tmp_path}/")
-    conf = conf.replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
-    conf = conf.replace("listener 8883", f"listener {tls} 127.0.0.1")
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    broker = Mosquitto(tmp_path / "run", conf=tmp_path / "mosquitto.conf", port=plain).start()
+    secure = start_secure_broker(tmp_path, site)
+    tls, creds, ca = secure.tls_port, secure.creds, secure.ca
     try:
-        wait_port(tls)
         monkeypatch.setenv("GW_USER", "gw-1")
         monkeypatch.setenv("GW_PASS", creds["gw-1"])
         config = tmp_path / "site.toml"
         config.write_text(
             f'[site]\nid = "{SITE}"\n[broker]\nurl = "mqtts://127.0.0.1:{tls}"\n'
-            f'ca_file = "{etc / "ca.crt"}"\nusername_env = "GW_USER"\npassword_env = "GW_PASS"\n'
+            f'ca_file = "{ca}"\nusername_env = "GW_USER"\npassword_env = "GW_PASS"\n'
             f'[gateway]\ndatabase = "{tmp_path / "gw.db"}"\n'
             '[[stations]]\nid = "dockA"\ndock = "01"\n'
         )
         gw = Gateway(config).start()  # connected and subscribed over TLS as gw-1
-        station = TestClient(tls, "dockA", "dockA", creds["dockA"], str(etc / "ca.crt"))
+        station = TestClient(tls, "dockA", "dockA", creds["dockA"], ca)
         assert station.connect()
         station.subscribe(f"{BASE}/dockA/ack")
         event = ParcelEvent(
@@ -63,4 +50,4 @@ def test_gateway_over_tls_with_env_credentials(
         assert gw.stop() == 0
         wait_for(lambda: "stopped" in gw.log.read_text(), 5)
     finally:
-        broker.kill()
+        secure.broker.kill()
