@@ -4,7 +4,7 @@
    capture -> commit latency p50/p99 from the store (`committed_ms - ts_ms`), committed events/s.
 2. Backlog after an outage: one station's outbox prefilled with N valid events while the gateway is
    down; then agent and gateway start; drain rate until every row is committed and acknowledged.
-   Baseline in the same run: plain paho QoS 1 with the same window into an acking peer, no outbox.
+   Baseline in the same run: plain paho QoS 1, the same window, an acking peer, no outbox.
 
     .venv/bin/python bench/delivery_bench.py       # 20 x 10/s for 60 s, a 100,000 backlog
     .venv/bin/python bench/delivery_bench.py --seconds 20 --backlog 20000
@@ -22,11 +22,14 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from edge_bench import plain_paho  # noqa: E402
 
+from dockscan.config import StationConfig  # noqa: E402
 from dockscan.events import Barcode, Outcome, ParcelEvent, Weight  # noqa: E402
 from dockscan.ids import utcnow  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
 from tests.support.broker import Mosquitto, wait_for  # noqa: E402
 from tests.support.chain import Chain, read_sql  # noqa: E402
+
+WINDOW = StationConfig.model_fields["window"].default  # the station's send window
 
 
 def pct(values: list[float], q: float) -> float:
@@ -90,7 +93,7 @@ def backlog(work: Path, n: int) -> dict[str, float]:
         wait_for(lambda: chain.pending("st01") == 0, 1800, 0.2, "the backlog to drain")
         drain = n / (time.monotonic() - started)
         stored = len(set(chain.stored("st01")))
-        baseline = plain_paho(broker, n, 100)
+        baseline = plain_paho(broker, n, WINDOW)
         return {"events": n, "stored": stored, "drain_per_s": drain, "baseline_per_s": baseline}
     finally:
         chain.close()
@@ -117,7 +120,7 @@ def main() -> None:
     print(f"| backlog drained (outbox -> committed and acked) | {b['events']} events, "
           f"{b['stored']} stored, {b['drain_per_s']:.0f} events/s |")  # fmt: skip
     ratio = b["drain_per_s"] / b["baseline_per_s"]
-    print(f"| baseline: plain paho QoS 1, window 100, acking peer | "
+    print(f"| baseline: plain paho QoS 1, window {WINDOW}, acking peer | "
           f"{b['baseline_per_s']:.0f} msg/s (drain = {ratio:.2f}x) |")  # fmt: skip
 
 

@@ -78,8 +78,15 @@ def main() -> None:
         time.sleep(10)
         start_mem = memory(chain, hosts)
         t0 = time.monotonic()
-        for sid in chain.ids:
-            chain.wait_accepted(sid, count, timeout=args.minutes * 60 * 2 + 120)
+        samples: list[tuple[float, tuple[float, float, float]]] = []
+
+        def all_accepted() -> bool:
+            """Sample memory every 60 s while the stream runs; True when every station is done."""
+            if not samples or time.monotonic() - t0 - samples[-1][0] >= 60:
+                samples.append((time.monotonic() - t0, memory(chain, hosts)))
+            return all(chain.accepted(sid) >= count for sid in chain.ids)
+
+        wait_for(all_accepted, args.minutes * 60 * 2 + 120, 1.0, "every station's stream")
         for sid in chain.ids:
             chain.wait_delivered(sid, count, timeout=300)
         elapsed = time.monotonic() - t0
@@ -102,6 +109,8 @@ def main() -> None:
               f"{start_mem[1]:.1f} -> {end_mem[1]:.1f} MiB |")  # fmt: skip
         print(f"| edge RSS total ({len(hosts)} hosts) start -> end | "
               f"{start_mem[2]:.0f} -> {end_mem[2]:.0f} MiB |")  # fmt: skip
+        series = ", ".join(f"{t / 60:.0f} min: {m[0]:.0f}/{m[2]:.0f}" for t, m in samples)
+        print(f"| RSS every minute, gateway/edges MiB | {series} |")
         print(f"| capture->commit p50 / p99 | {percentile(lat, 50):.0f} / "
               f"{percentile(lat, 99):.0f} ms |")  # fmt: skip
     finally:
