@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page
 
 from dockscan.config import SiteConfig, parse_config
 from dockscan.events import ParcelEvent
+from gateway.store import Store
 from gateway.web import create_app
 from gateway.web.server import build, shutdown, stop_server
 from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
@@ -110,3 +111,11 @@ def page(chromium_browser: Browser) -> Iterator[Page]:
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store file, closed after the test."""
+    s = Store(tmp_path / "gw.db")
+    yield s
+    s.close()

@@ -1,11 +1,9 @@
 """Dead letters: one row per distinct message, repeats counted, pruned by the last arrival."""
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from dockscan.config import GatewayConfig
 from gateway.clock import now_ms
@@ -26,14 +24,6 @@ from tests.gateway.ingest_support import (
 from tests.support.broker import Mosquitto, wait_for
 
 ROWS_SQL = "SELECT topic, payload, repeats, received_ms, last_ms, reason FROM dead_letters"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh store file, closed after the test."""
-    s = Store(tmp_path / "gw.db")
-    yield s
-    s.close()
 
 
 def counters(store: Store) -> tuple[float, float]:

@@ -2,12 +2,10 @@
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
-import pytest
 
 from dockscan.events import DeviceState, StationStatus, Telemetry
 from dockscan.ids import utcnow
@@ -25,14 +23,6 @@ from tests.gateway.ingest_support import (
     write_config,
 )
 from tests.support.broker import Mosquitto, wait_for
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh store file, closed after the test."""
-    s = Store(tmp_path / "gw.db")
-    yield s
-    s.close()
 
 
 def status(state: str, session: int, **devices: str) -> StationStatus:

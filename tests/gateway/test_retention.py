@@ -1,10 +1,7 @@
 """Retention by age and by size deletes exactly the oldest rows, on its schedule."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from dockscan.config import GatewayConfig
 from dockscan.ids import utcnow
@@ -20,14 +17,6 @@ from tests.gateway.ingest_support import (
     write_config,
 )
 from tests.support.broker import Mosquitto, wait_for
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh store file, closed after the test."""
-    s = Store(tmp_path / "gw.db")
-    yield s
-    s.close()
 
 
 def fill(store: Store, days_ago: list[float]) -> list[str]:

@@ -1,7 +1,6 @@
 """The store: schema versions and migrations, batch writes, dedupe, codes, counters."""
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ from gateway.deadletters import dead_letter
 from gateway.schema import DDL, SCHEMA_VERSION, schema_version
 from gateway.store import Batch, Store, open_db, primary_barcode
 from tests.gateway.ingest_support import parcel
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh store file, closed after the test."""
-    s = Store(tmp_path / "gw.db")
-    yield s
-    s.close()
 
 
 def code(text: str, check_ok: bool | None) -> Barcode:
