@@ -52,7 +52,27 @@ class LineFramer:
         return frames
 
 
-class DelimitedFramer:
+class _StartFramer:
+    """Shared by framers whose frames begin with a start byte: junk before it is dropped."""
+
+    start: bytes
+    dropped: int
+    _buf: bytearray
+
+    def _at_start(self) -> bool:
+        """Drop (and count) the bytes before the next start byte; return whether one is there."""
+        begin = self._buf.find(self.start)
+        if begin < 0:
+            self.dropped += len(self._buf)
+            self._buf.clear()
+            return False
+        if begin:
+            self.dropped += begin
+            del self._buf[:begin]
+        return True
+
+
+class DelimitedFramer(_StartFramer):
     """Frames from a start byte to an end byte; bytes outside frames are junk.
 
     With `resync`, a start byte inside an open frame abandons it and starts a new one.
@@ -70,14 +90,8 @@ class DelimitedFramer:
         self._buf += data
         frames: list[bytes] = []
         while True:
-            begin = self._buf.find(self.start)
-            if begin < 0:
-                self.dropped += len(self._buf)
-                self._buf.clear()
+            if not self._at_start():
                 break
-            if begin:
-                self.dropped += begin
-                del self._buf[:begin]
             end = self._buf.find(self.end, 1)
             restart = self._buf.find(self.start, 1) if self.resync else -1
             if restart > 0 and (end < 0 or restart < end):
@@ -94,7 +108,7 @@ class DelimitedFramer:
         return frames
 
 
-class FixedFramer:
+class FixedFramer(_StartFramer):
     """Fixed-length frames that begin with `start` and carry `end` at a known offset."""
 
     def __init__(self, start: bytes, end: bytes, end_at: int, length: int) -> None:
@@ -107,14 +121,8 @@ class FixedFramer:
         self._buf += data
         frames: list[bytes] = []
         while True:
-            begin = self._buf.find(self.start)
-            if begin < 0:
-                self.dropped += len(self._buf)
-                self._buf.clear()
+            if not self._at_start():
                 break
-            if begin:
-                self.dropped += begin
-                del self._buf[:begin]
             if len(self._buf) < self.length:
                 break
             if self._buf[self.end_at : self.end_at + 1] != self.end:
