@@ -80,8 +80,8 @@ def test_simulator_answers_every_driver_request(start_sim, protocol: str) -> Non
             assert frames, f"no reply to {request!r}"
             parsed = [proto.parse(f) for f in frames]  # raises if the sim speaks badly
             name = next((n for n, r in proto.commands.items() if r == request), None)
-            if name:
-                assert proto.match_reply(name, parsed[0]) is not None
+            if name:  # a streamed weight may still be in flight ahead of the reply
+                assert any(proto.match_reply(name, p) is not None for p in parsed), parsed
     if proto.commands.get("zero") and proto.acknowledged:
         assert sim.scale.zero_offset == pytest.approx(0.5)
 
