@@ -11,6 +11,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from dockscan.config import BrokerConfig
+from dockscan.sockbuf import BufferedClient
 from dockscan.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -37,13 +38,13 @@ def topics_for(broker: BrokerConfig) -> Topics:
     return Topics(broker.topic_prefix)
 
 
-def make_client(broker: BrokerConfig, client_id: str, will: Will | None = None) -> mqtt.Client:
-    """Create (not connect) a paho client for this broker config."""
+def make_client(broker: BrokerConfig, client_id: str, will: Will | None = None) -> BufferedClient:
+    """Create (not connect) a paho client (read-buffered) for this broker config."""
     proto = MQTTProtocolVersion.MQTTv5 if broker.protocol == "5" else MQTTProtocolVersion.MQTTv311
     kwargs: dict = {"client_id": client_id, "protocol": proto}
     if proto == MQTTProtocolVersion.MQTTv311:
         kwargs["clean_session"] = False
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
+    client = BufferedClient(CallbackAPIVersion.VERSION2, **kwargs)
     client.enable_logger(logging.getLogger(f"paho.{client_id}"))
     creds = broker.credentials()
     if creds:

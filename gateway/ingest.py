@@ -5,6 +5,7 @@ Messages are acknowledged to the broker (manual_ack) only after their batch is c
 broker's in-flight window is the only queue: when the store falls behind, the broker holds back.
 """
 
+import gc
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from dockscan.events import Ack, ParcelEvent
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
 from dockscan.mqtt import publish_json, topics_for
+from dockscan.sockbuf import BufferedClient
 from gateway import liveness
 from gateway.clock import now_ms
 from gateway.deadletters import dead_letter
@@ -63,7 +65,7 @@ class Ingest:
         self.session = 0
         self.rlog = RateLimitedLog(logger)
         self.store: Store | None = None
-        self.client: mqtt.Client | None = None
+        self.client: BufferedClient | None = None
         self.next_tick = 0.0
 
     # -- MQTT callbacks ---------------------------------------------------------------------
@@ -173,8 +175,7 @@ class Ingest:
             self.stop.wait(0.5)
             return None
         if self.connected:
-            for mid, qos in batch.pubacks:
-                self.client.ack(mid, qos)
+            self.client.ack_many(batch.pubacks)
         acks = 0
         for (site, station), ids in written.ids.items():
             ack = Ack(gateway=self.client_id, ids=ids, ts=utcnow())  # type: ignore[arg-type]
@@ -205,12 +206,15 @@ class Ingest:
                 setattr(self.client, f"on_{name}", getattr(self, f"_on_{name}"))
             if not self._connect():
                 return
+            # Start-up objects (models, schemas, modules) go to the permanent generation, so
+            # the collections that batches of parsed events trigger do not walk them again.
+            gc.freeze()
             while not self.stop.is_set():
                 wait = TICK_S
                 if self.batch:
                     wait = 0.0 if self.gw.flush_when_idle else self._batch_left()
                 before = self.received
-                rc = self.client.loop(wait)
+                rc = self._read(wait)
                 if self._due(self.received != before):
                     self.flush()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
@@ -230,6 +234,15 @@ class Ingest:
                     self._tick(retention, do_gaps)
         finally:
             self._shutdown()
+
+    def _read(self, wait: float) -> mqtt.MQTTErrorCode:
+        """Wait up to `wait` s for input, then parse what is already buffered (up to a batch)."""
+        assert self.client
+        client, limit = self.client, self.gw.batch_size
+        rc = client.loop(wait)
+        while rc == mqtt.MQTT_ERR_SUCCESS and client.pending() and len(self.batch.parcels) < limit:
+            rc = client.loop_read()  # no select call: the bytes are in our buffer
+        return rc
 
     def _connect(self) -> bool:
         """Connect or reconnect (new session number) unless stopped first; return connected."""

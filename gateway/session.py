@@ -15,6 +15,7 @@ from dockscan.events import GatewayStatus
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
 from dockscan.mqtt import is_v5, make_client, no_delay
+from dockscan.sockbuf import BufferedClient
 from dockscan.topics import Topics
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def subscriptions(
     return subs
 
 
-def gateway_client(cfg: SiteConfig, client_id: str) -> mqtt.Client:
+def gateway_client(cfg: SiteConfig, client_id: str) -> BufferedClient:
     """Create the paho client: manual PUBACKs, persistent session, a window of two batches.
 
     On MQTT 5 the Receive Maximum tells the broker how many unacknowledged messages it may
