@@ -36,17 +36,15 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 
 
 def _delete_parcels(conn: sqlite3.Connection, where: str, args: tuple, limit: int) -> int:
-    """Delete up to `limit` oldest parcels matching `where`, with their codes."""
-    ids = [
-        (r[0],)
-        for r in conn.execute(
-            f"SELECT event_id FROM parcels WHERE {where} ORDER BY ts_ms, event_id LIMIT ?",
-            (*args, limit),
-        )
-    ]
-    conn.executemany("DELETE FROM parcel_codes WHERE event_id = ?", ids)
-    conn.executemany("DELETE FROM parcels WHERE event_id = ?", ids)
-    return len(ids)
+    """Delete up to `limit` oldest parcels matching `where`, with their codes.
+
+    Two set-based statements in the caller's transaction (both pick the same rows): a row at
+    a time would hand Python's GIL back and forth with the ingest thread for every row.
+    """
+    oldest = f"SELECT event_id FROM parcels WHERE {where} ORDER BY ts_ms, event_id LIMIT ?"
+    conn.execute(f"DELETE FROM parcel_codes WHERE event_id IN ({oldest})", (*args, limit))
+    deleted = conn.execute(f"DELETE FROM parcels WHERE event_id IN ({oldest})", (*args, limit))
+    return deleted.rowcount
 
 
 def _delete_dead_letters(conn: sqlite3.Connection, cutoff_ms: int | None, limit: int) -> int:
