@@ -10,6 +10,7 @@ from dockscan.ids import iso_ms
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_PAYLOAD_BYTES = 64 * 1024
+INT64 = 2**63  # numbers must fit the store's SQLite integers
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -72,7 +73,7 @@ class Barcode(Contract):
 class Weight(Contract):
     """A captured stable weight, normalised to kg, with the device's own reading kept."""
 
-    value: float = Field(description="Weight in kg")
+    value: float = Field(description="Weight in kg", allow_inf_nan=False, ge=-INT64, lt=INT64)
     unit: Literal["kg"] = "kg"
     device_value: str = Field(max_length=32, description="Value exactly as the device sent it")
     device_unit: str = Field(max_length=8, description="Unit as the device sent it")
@@ -86,7 +87,7 @@ class ParcelEvent(Contract):
 
     schema_: Literal["dockscan.parcel/1"] = Field("dockscan.parcel/1", alias="schema")
     event_id: str = Field(pattern=r"^[0-9a-f-]{36}$", description="UUIDv7, unique per event")
-    seq: int = Field(ge=0, description="Per-station sequence number from the outbox")
+    seq: int = Field(ge=0, lt=INT64, description="Per-station sequence number from the outbox")
     site: Ident
     dock: Ident
     station: Ident

@@ -109,6 +109,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest);
     CREATE INDEX IF NOT EXISTS dead_letters_last ON dead_letters (last_ms);
     """,
+    4: """
+    -- The seq-gap check (gateway/liveness.py) reads only these columns: with them in the
+    -- index it never visits the table rows.
+    DROP INDEX IF EXISTS parcels_station_seq;
+    CREATE INDEX parcels_station_seq ON parcels (station, seq, received_ms, ts_ms);
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

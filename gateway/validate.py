@@ -5,10 +5,9 @@ import functools
 from pydantic import ValidationError
 
 from dockscan.errors import ContractError
-from dockscan.events import Contract, ParcelEvent, StationStatus, Telemetry
+from dockscan.events import INT64, Contract, ParcelEvent, StationStatus, Telemetry
 from dockscan.topics import TopicParts, Topics
 
-INT64 = 2**63
 MODELS: dict[str, type[Contract]] = {
     "parcel": ParcelEvent,
     "status": StationStatus,
@@ -66,13 +65,14 @@ def decode(parts: TopicParts, payload: bytes, max_bytes: int) -> Contract:
 
 
 def _out_of_range(value: Contract) -> str | None:
-    """Return the first number SQLite cannot store faithfully (beyond int64, not finite)."""
+    """Return the first number SQLite cannot store faithfully (beyond int64, not finite).
+
+    A parcel event's numbers are bounded in its model, so the check runs in pydantic's core.
+    """
     if isinstance(value, ParcelEvent):
-        numbers: dict[str, float] = {"seq": value.seq}
-        if value.weight is not None:
-            numbers["weight.value"] = value.weight.value
-    elif isinstance(value, Telemetry):
-        numbers = {"session": value.session, "outbox_depth": value.outbox_depth}
+        return None
+    if isinstance(value, Telemetry):
+        numbers: dict[str, float] = {"session": value.session, "outbox_depth": value.outbox_depth}
         numbers["interval_s"] = value.interval_s
         numbers.update({_loc(("counters", k)): v for k, v in value.counters.items()})
         if value.oldest_pending_age_s is not None:  # inf would reach the UI's JSON as Infinity

@@ -42,6 +42,8 @@ def test_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert schema_version(db.conn) == SCHEMA_VERSION
     assert "seq_checked" in db["stations"].columns_dict
     assert db.conn.execute("SELECT state, session FROM stations").fetchall() == [("online", 3)]
+    gap_index = [r[2] for r in db.conn.execute("PRAGMA index_info(parcels_station_seq)")]
+    assert gap_index == ["station", "seq", "received_ms", "ts_ms"]  # version 4 covers the check
     db.conn.close()
     assert schema_version(open_db(path).conn) == SCHEMA_VERSION  # reopening is a no-op
 
