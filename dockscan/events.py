@@ -1,10 +1,9 @@
 """The public MQTT contract, v1: pydantic models for every payload dockscan publishes."""
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from dockscan.ids import iso_ms
 
@@ -12,17 +11,10 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_PAYLOAD_BYTES = 64 * 1024
 INT64 = 2**63  # numbers must fit the store's SQLite integers
 
-
-def _require_utc(value: datetime) -> datetime:
-    """Reject naive datetimes and normalise aware ones to UTC."""
-    if value.tzinfo is None:
-        raise ValueError("timestamp must carry a time zone (UTC, ending in Z)")
-    return value.astimezone(UTC)
-
-
+# Aware datetimes only (checked in pydantic's core); published and stored as UTC (iso_ms,
+# epoch milliseconds), whatever offset the sender wrote.
 UtcTime = Annotated[
-    datetime,
-    AfterValidator(_require_utc),
+    AwareDatetime,
     PlainSerializer(iso_ms, return_type=str, when_used="json"),
     Field(description="UTC timestamp, ISO 8601 with milliseconds, e.g. 2026-11-27T09:31:12.481Z"),
 ]
