@@ -47,6 +47,7 @@ DATA_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, Va
 class Batch:
     """What arrived since the last commit; it is written in one transaction, then acknowledged."""
 
+    messages: list[tuple[str, bytes, int]] = field(default_factory=list)  # topic, payload, rx ms
     parcels: list[tuple[ParcelEvent, bytes, int]] = field(default_factory=list)
     signals: list[tuple[StationStatus | Telemetry, int]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
@@ -55,7 +56,7 @@ class Batch:
 
     def __bool__(self) -> bool:
         """Return whether anything (even just a message to PUBACK) is waiting."""
-        return bool(self.parcels or self.signals or self.dead or self.pubacks)
+        return bool(self.messages or self.parcels or self.signals or self.dead or self.pubacks)
 
 
 @dataclass
