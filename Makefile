@@ -40,6 +40,7 @@ bench: install-test system-deps
 	$(PY) bench/serial_bench.py
 	$(PY) bench/edge_bench.py
 	$(PY) bench/delivery_bench.py
+	$(PY) bench/mqtt_read_bench.py
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/ui_bench.py
 
