@@ -96,14 +96,23 @@ def test_8217_echo_probe_like_odoo(start_sim) -> None:
         assert read_for(port, 0.3) == b""
 
 
-def test_mt_sics_sir_streams_until_stopped(start_sim) -> None:
-    sim = start_sim("mt-sics", noise=False, rate_hz=20)
-    sim.scale.hold(1.0)
+@pytest.mark.parametrize(
+    ("protocol", "kg", "start", "frame", "stop"),
+    [
+        ("mt-sics", 1.0, b"SIR\r\n", b"S S      1.000 kg\r\n", b"@\r\n"),  # SIR until reset
+        ("sma", 2.0, b"\nR\r", b"\n 1G       2.000kg \r", b"\nW\r"),  # repeat until next command
+    ],
+)
+def test_streaming_runs_until_stopped(
+    start_sim, protocol: str, kg: float, start: bytes, frame: bytes, stop: bytes
+) -> None:
+    sim = start_sim(protocol, noise=False, rate_hz=20)
+    sim.scale.hold(kg)
     with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
-        port.write(b"SIR\r\n")
-        lines = get_protocol("mt-sics").framer().feed(read_for(port, 0.5))
-        assert len(lines) >= 5 and set(lines) == {b"S S      1.000 kg\r\n"}
-        port.write(b"@\r\n")
+        port.write(start)
+        frames = get_protocol(protocol).framer().feed(read_for(port, 0.5))
+        assert len(frames) >= 5 and set(frames) == {frame}
+        port.write(stop)
         time.sleep(0.2)
         port.reset_input_buffer()
         assert read_for(port, 0.3) == b""
@@ -205,19 +214,6 @@ def test_mt_sics_i0_lists_the_commands(start_sim) -> None:
         replies = [proto.parse(f) for f in proto.framer().feed(read_for(port, 0.5))]
     assert [r.status for r in replies] == ["B"] * (len(replies) - 1) + ["A"]
     assert '"SIR"' in {r.detail.split(" ", 1)[1] for r in replies}
-
-
-def test_sma_repeat_streams_until_the_next_command(start_sim) -> None:
-    sim = start_sim("sma", noise=False, rate_hz=20)
-    sim.scale.hold(2.0)
-    with serial.serial_for_url(str(sim.link), timeout=0.05) as port:
-        port.write(b"\nR\r")
-        frames = get_protocol("sma").framer().feed(read_for(port, 0.5))
-        assert len(frames) >= 5 and set(frames) == {b"\n 1G       2.000kg \r"}
-        port.write(b"\nW\r")
-        time.sleep(0.2)
-        port.reset_input_buffer()
-        assert read_for(port, 0.3) == b""
 
 
 def test_8217_in_pounds_sends_two_decimals(start_sim) -> None:
