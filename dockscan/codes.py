@@ -176,3 +176,26 @@ class CodeClassifier:
             check_ok=info.check_ok,
         )
         return code, info
+
+
+SSCC_BARE = re.compile(r"^\d{18}$")
+GS1_HRI = re.compile(r"\((\d{2,4})\)")
+
+
+def tracking_id(text: str, classifier: CodeClassifier) -> CodeInfo:
+    """Return what a code identifies, the same for a scan and a manifest line of one label.
+
+    Spaces are dropped (labels print ids in groups), an S10 or UPS id is upper-cased, the
+    printed GS1 form `(00)…` loses its brackets and a bare 18-digit SSCC gains AI 00, so
+    `(00) 3 4012345 000000001 7`, `00340123450000000017` and `340123450000000017` all give
+    the SSCC `340123450000000017`; `CodeInfo.value` is the id to match on.
+    """
+    code, symbology = "".join(text.split()), ""
+    if code.startswith("(") and GS1_HRI.match(code):
+        code, symbology = GS1_HRI.sub(r"\1", code), "gs1-128"
+    elif SSCC_BARE.match(code) and mod10_ok(code):
+        code = "00" + code
+    upper = code.upper()
+    if S10.match(upper) or UPS_1Z.match(upper):
+        code = upper
+    return classifier.classify(code, symbology)

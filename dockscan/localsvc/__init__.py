@@ -1,0 +1,1 @@
+"""Private local services for `dockscan demo --scale` and the tests: PostgreSQL and NATS."""

@@ -1,0 +1,134 @@
+-- A version-5 gateway store, captured from the code at commit 3f6daac3515467386e608e5730139053542c17fb:
+--   git archive 3f6daac3515467386e608e5730139053542c17fb | tar -x -C OLD; cd OLD; PYTHONPATH=. python capture.py 5 ...
+-- Schema and rows were written by that commit's gateway.store and gateway.schema, then dumped
+-- with sqlite3.Connection.iterdump(); capture.py is in the message of the commit that added
+-- this file. Do not edit: it stands for the files that version of the gateway left behind.
+PRAGMA auto_vacuum = 2;
+PRAGMA journal_mode = wal;
+BEGIN TRANSACTION;
+CREATE TABLE "counters" (
+        gateway TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (gateway, name)
+    );
+INSERT INTO "counters" VALUES('','batches_total',1.0);
+INSERT INTO "counters" VALUES('','dead_letters_repeated_total',1.0);
+INSERT INTO "counters" VALUES('','dead_letters_total',1.0);
+INSERT INTO "counters" VALUES('','events_ingested_total',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:+Inf',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.005',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.01',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.025',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.05',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.1',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.25',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:0.5',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:1',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:10',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:2.5',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_bucket:5',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_count',6.0);
+INSERT INTO "counters" VALUES('','ingest_latency_seconds_sum',0.006);
+INSERT INTO "counters" VALUES('','heartbeat_ms',1796283149058.0);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    station TEXT,                -- from the topic when it parses
+    payload BLOB NOT NULL,       -- truncated to gateway.dead_letter_payload_bytes
+    payload_bytes INTEGER NOT NULL,
+    reason TEXT NOT NULL
+, digest TEXT, repeats INTEGER NOT NULL DEFAULT 1, last_ms INTEGER);
+INSERT INTO "dead_letters" VALUES(1,1796283149057,'dockscan/v1/T1/st1/parcel','st1',X'7B22736368656D61223A22646F636B7363616E2E70617263656C2F3122',29,'bad JSON: truncated','9e928d4351af258335a7d99f883f7284ba2b6ddd7b924205d71605d9cd06e123',2,1796283149057);
+CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        since_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO "meta" VALUES('schema_version','5');
+CREATE TABLE parcel_codes (
+    event_id TEXT NOT NULL REFERENCES parcels (event_id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    symbology TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    check_ok INTEGER
+);
+INSERT INTO "parcel_codes" VALUES('01a23ad1-ab01-7000-be0f-83fc0237791c','JJD000000000000','code128','unknown',NULL);
+INSERT INTO "parcel_codes" VALUES('01a23ad1-ab01-7001-a12b-800890d7400d','JJD000000000001','code128','unknown',NULL);
+INSERT INTO "parcel_codes" VALUES('01a23ad1-ab01-7002-8438-8c56f4739192','JJD000000000002','code128','unknown',NULL);
+INSERT INTO "parcel_codes" VALUES('01a23ad1-ab01-7003-a2b2-227711cd1f80','JJD000000000003','code128','unknown',NULL);
+INSERT INTO "parcel_codes" VALUES('01a23ad1-ab01-7004-a440-4823ee6a806b','JJD000000000000','code128','unknown',NULL);
+INSERT INTO "parcel_codes" VALUES('01a23ad1-ab02-7000-9bd2-22ec8feaefe8','JJD000000000001','code128','unknown',NULL);
+CREATE TABLE parcels (
+    event_id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    station TEXT NOT NULL,
+    dock TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,          -- capture time at the edge, UTC epoch ms
+    received_ms INTEGER NOT NULL,    -- arrival at the gateway
+    committed_ms INTEGER NOT NULL,   -- batch commit time
+    outcome TEXT NOT NULL,
+    barcode TEXT,                    -- primary code text (first valid, else first)
+    weight_kg REAL,
+    flags TEXT NOT NULL DEFAULT '',
+    payload TEXT NOT NULL            -- the event as received (JSON)
+);
+INSERT INTO "parcels" VALUES('01a23ad1-ab01-7000-be0f-83fc0237791c','T1','st1','d1',0,1796283149057,1796283149057,1796283149058,'OK','JJD000000000000',1.25,'','{"schema":"dockscan.parcel/1","event_id":"01a23ad1-ab01-7000-be0f-83fc0237791c","seq":0,"site":"T1","dock":"d1","station":"st1","ts":"2026-12-03T07:32:29.057Z","outcome":"OK","barcodes":[{"text":"JJD000000000000","symbology":"code128","source":"cam","kind":"unknown","check_ok":null}],"weight":{"value":1.25,"unit":"kg","device_value":"1.250","device_unit":"kg","stable":true,"raw":"S S 1.250 kg","device":"scale"},"flags":[],"images":[],"agent_version":"test"}');
+INSERT INTO "parcels" VALUES('01a23ad1-ab01-7001-a12b-800890d7400d','T1','st1','d1',1,1796283149057,1796283149057,1796283149058,'OK','JJD000000000001',1.25,'','{"schema":"dockscan.parcel/1","event_id":"01a23ad1-ab01-7001-a12b-800890d7400d","seq":1,"site":"T1","dock":"d1","station":"st1","ts":"2026-12-03T07:32:29.057Z","outcome":"OK","barcodes":[{"text":"JJD000000000001","symbology":"code128","source":"cam","kind":"unknown","check_ok":null}],"weight":{"value":1.25,"unit":"kg","device_value":"1.250","device_unit":"kg","stable":true,"raw":"S S 1.250 kg","device":"scale"},"flags":[],"images":[],"agent_version":"test"}');
+INSERT INTO "parcels" VALUES('01a23ad1-ab01-7002-8438-8c56f4739192','T1','st1','d1',2,1796283149057,1796283149057,1796283149058,'OK','JJD000000000002',1.25,'','{"schema":"dockscan.parcel/1","event_id":"01a23ad1-ab01-7002-8438-8c56f4739192","seq":2,"site":"T1","dock":"d1","station":"st1","ts":"2026-12-03T07:32:29.057Z","outcome":"OK","barcodes":[{"text":"JJD000000000002","symbology":"code128","source":"cam","kind":"unknown","check_ok":null}],"weight":{"value":1.25,"unit":"kg","device_value":"1.250","device_unit":"kg","stable":true,"raw":"S S 1.250 kg","device":"scale"},"flags":[],"images":[],"agent_version":"test"}');
+INSERT INTO "parcels" VALUES('01a23ad1-ab01-7003-a2b2-227711cd1f80','T1','st1','d1',3,1796283149057,1796283149057,1796283149058,'OK','JJD000000000003',1.25,'','{"schema":"dockscan.parcel/1","event_id":"01a23ad1-ab01-7003-a2b2-227711cd1f80","seq":3,"site":"T1","dock":"d1","station":"st1","ts":"2026-12-03T07:32:29.057Z","outcome":"OK","barcodes":[{"text":"JJD000000000003","symbology":"code128","source":"cam","kind":"unknown","check_ok":null}],"weight":{"value":1.25,"unit":"kg","device_value":"1.250","device_unit":"kg","stable":true,"raw":"S S 1.250 kg","device":"scale"},"flags":[],"images":[],"agent_version":"test"}');
+INSERT INTO "parcels" VALUES('01a23ad1-ab01-7004-a440-4823ee6a806b','T1','st2','d2',0,1796283149058,1796283149057,1796283149058,'OK','JJD000000000000',1.25,'','{"schema":"dockscan.parcel/1","event_id":"01a23ad1-ab01-7004-a440-4823ee6a806b","seq":0,"site":"T1","dock":"d2","station":"st2","ts":"2026-12-03T07:32:29.058Z","outcome":"OK","barcodes":[{"text":"JJD000000000000","symbology":"code128","source":"cam","kind":"unknown","check_ok":null}],"weight":{"value":1.25,"unit":"kg","device_value":"1.250","device_unit":"kg","stable":true,"raw":"S S 1.250 kg","device":"scale"},"flags":[],"images":[],"agent_version":"test"}');
+INSERT INTO "parcels" VALUES('01a23ad1-ab02-7000-9bd2-22ec8feaefe8','T1','st2','d2',1,1796283149058,1796283149057,1796283149058,'OK','JJD000000000001',1.25,'','{"schema":"dockscan.parcel/1","event_id":"01a23ad1-ab02-7000-9bd2-22ec8feaefe8","seq":1,"site":"T1","dock":"d2","station":"st2","ts":"2026-12-03T07:32:29.058Z","outcome":"OK","barcodes":[{"text":"JJD000000000001","symbology":"code128","source":"cam","kind":"unknown","check_ok":null}],"weight":{"value":1.25,"unit":"kg","device_value":"1.250","device_unit":"kg","stable":true,"raw":"S S 1.250 kg","device":"scale"},"flags":[],"images":[],"agent_version":"test"}');
+CREATE TABLE station_events (
+    id INTEGER PRIMARY KEY,
+    station TEXT NOT NULL,
+    kind TEXT NOT NULL,          -- state, device, seq_gap
+    device TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER               -- NULL while open
+);
+INSERT INTO "station_events" VALUES(1,'st1','state','','online','',1796283149057,NULL);
+INSERT INTO "station_events" VALUES(2,'st1','device','scale','ok','',1796283149057,NULL);
+CREATE TABLE stations (
+    id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    dock TEXT,
+    state TEXT NOT NULL DEFAULT 'unknown',   -- online, offline, stale, unknown
+    session INTEGER NOT NULL DEFAULT 0,
+    state_since_ms INTEGER,
+    last_seen_ms INTEGER,
+    last_event_ms INTEGER,
+    last_telemetry_ms INTEGER,
+    telemetry_interval_s REAL,
+    outbox_depth INTEGER,
+    oldest_pending_age_s REAL,
+    version TEXT,
+    devices TEXT NOT NULL DEFAULT '{}',      -- JSON: id -> {kind, state, reason, since}
+    counters TEXT NOT NULL DEFAULT '{}',     -- JSON from telemetry
+    last_seq INTEGER,                        -- highest seq committed
+    seq_gaps INTEGER NOT NULL DEFAULT 0      -- seq numbers found missing (see seq_checked)
+, seq_checked INTEGER);
+INSERT INTO "stations" VALUES('st1','T1','d1','online',2,1796283149057,1796283149057,1796283149057,1796283149057,1.0,0,NULL,'0.1.0','{"scale":{"kind":"scale","state":"ok","reason":"","since":"2026-12-03T07:32:29.058Z"}}','{"parcels":4}',3,0,NULL);
+INSERT INTO "stations" VALUES('st2','T1','d2','unknown',0,NULL,1796283149057,1796283149058,NULL,NULL,NULL,NULL,NULL,'{}','{}',1,0,NULL);
+INSERT INTO "stations" VALUES('st3','T1','d3','unknown',0,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,'{}','{}',NULL,0,NULL);
+CREATE INDEX parcels_station_ts ON parcels (station, ts_ms);
+CREATE INDEX parcels_ts ON parcels (ts_ms);
+CREATE INDEX parcels_outcome_ts ON parcels (outcome, ts_ms);
+CREATE INDEX parcel_codes_text ON parcel_codes (text);
+CREATE INDEX parcel_codes_event ON parcel_codes (event_id);
+CREATE INDEX station_events_station ON station_events (station, start_ms);
+CREATE INDEX station_events_open ON station_events (station, device, end_ms);
+CREATE INDEX dead_letters_received ON dead_letters (received_ms);
+CREATE INDEX dead_letters_station ON dead_letters (station, received_ms);
+CREATE INDEX station_events_kind ON station_events (kind, start_ms);
+CREATE UNIQUE INDEX dead_letters_digest ON dead_letters (digest);
+CREATE INDEX dead_letters_last ON dead_letters (last_ms);
+CREATE INDEX parcels_station_seq ON parcels (station, seq, received_ms, ts_ms);
+COMMIT;
+PRAGMA user_version = 5;
