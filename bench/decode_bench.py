@@ -1,8 +1,18 @@
 """Decode benchmark: the station pipeline vs plain zxing-cpp and plain pyzbar on real photographs.
 
-Reads the 553 ZXing black-box photos (../shared/bench/barcodes relative to the repo root) at
-rotations 0, 90, 15, 30 and 45 degrees, and simulated 1080p camera frames. Prints read rate,
-misreads and median ms per image for each decoder, with the pipeline/baseline ratios.
+Reads barcode photographs at rotations 0, 90, 15, 30 and 45 degrees, and simulated 1080p camera
+frames. Prints read rate, misreads and median ms per image for each decoder, with the
+pipeline/baseline ratios.
+
+Photos: without --photos, the small subset shipped in tests/data/photos. The full corpus is
+ZXing's black-box test set (553 photos in the 7 formats dockscan reads; commit 7f129804e396 was
+the one measured in bench/RESULTS.md):
+
+  git clone https://github.com/zxing/zxing
+  .venv/bin/python bench/decode_bench.py --photos zxing/core/src/test/resources/blackbox
+
+zxing-cpp's test/samples folder has the same layout. --photos also takes a folder with a
+MANIFEST.tsv at the top (the tests/data/photos format). See bench/README.md.
 
 Example: .venv/bin/python bench/decode_bench.py --quick
 """
@@ -24,6 +34,7 @@ from pyzbar import pyzbar
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.corpus import WHERE_TO_GET, Corpus, CorpusError, describe, open_corpus  # noqa: E402
 from edge.vision import Decoder, DecoderSettings  # noqa: E402
 from edge.vision.backends import LINEAR  # noqa: E402
 
@@ -42,38 +53,17 @@ class Sample:
     gray: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.uint8))
 
 
-def unescape(text: str) -> str:
-    """Undo the MANIFEST.tsv escapes: \\\\, \\t, \\n, \\r and \\xNN."""
-    out, i = [], 0
-    simple = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt in simple:
-                out.append(simple[nxt])
-                i += 2
-                continue
-            if nxt == "x":
-                out.append(chr(int(text[i + 2 : i + 4], 16)))
-                i += 4
-                continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def load_samples(root: Path, every: int) -> list[Sample]:
-    """Read MANIFEST.tsv and the grayscale photos (every n-th one per format)."""
-    lines = (root / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()[1:]
+def load_samples(corpus: Corpus, every: int) -> list[Sample]:
+    """Load the corpus photos as grayscale (every n-th one per format)."""
     samples, count = [], {}
-    for line in lines:
-        path, fmt, expected, _source, kind = line.split("\t")
-        count[fmt] = count.get(fmt, 0) + 1
-        if (count[fmt] - 1) % every:
+    for entry in corpus.entries:
+        count[entry.fmt] = count.get(entry.fmt, 0) + 1
+        if (count[entry.fmt] - 1) % every:
             continue
-        gray = cv2.imread(str(root / path), cv2.IMREAD_GRAYSCALE)
-        samples.append(Sample(root / path, fmt, unescape(expected), kind == "hex", gray))
+        gray = cv2.imread(str(entry.path), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            sys.exit(f"{entry.path}: not an image OpenCV can read")
+        samples.append(Sample(entry.path, entry.fmt, entry.expected, entry.is_hex, gray))
     return samples
 
 
@@ -239,17 +229,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--photos", default=str(REPO.parent / "shared" / "bench" / "barcodes"))
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        default=None,
+        help="a ZXing black-box folder or a folder with MANIFEST.tsv (default: the shipped "
+        f"subset in tests/data/photos); full corpus: {WHERE_TO_GET}",
+    )
     parser.add_argument("--quick", action="store_true", help="every 5th photo, 20 frames")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="", help="also write the tables to this markdown file")
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    root = Path(args.photos)
-    if not (root / "MANIFEST.tsv").exists():
-        sys.exit(f"no MANIFEST.tsv under {root}: pass --photos DIR")
-    samples = load_samples(root, 5 if args.quick else 1)
+    try:
+        corpus = open_corpus(args.photos)
+    except CorpusError as exc:
+        sys.exit(str(exc))
+    samples = load_samples(corpus, 5 if args.quick else 1)
     pipeline = Decoder(DecoderSettings(backends=("zxing", "pyzbar")))
     zxing_only = Decoder(DecoderSettings(backends=("zxing",)))
     runners = {
@@ -260,6 +257,7 @@ def main() -> None:
     }
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     head = [
+        *describe(corpus).splitlines(),
         f"Machine: {os.cpu_count()} cores, load average at start {load}; OpenCV threads 1.",
         "pipeline = edge.vision.Decoder, all 9 symbologies, backends zxing-cpp then pyzbar, tilt "
         "recovery on; plain = one read_barcodes / decode call with default options.",

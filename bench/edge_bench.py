@@ -25,12 +25,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dockscan.codes import s10_with_check  # noqa: E402
 from dockscan.config import BrokerConfig, StationConfig  # noqa: E402
 from dockscan.events import Ack  # noqa: E402
 from dockscan.ids import utcnow  # noqa: E402
 from dockscan.mqtt import no_delay  # noqa: E402
 from dockscan.topics import Topics  # noqa: E402
-from edge.codes import s10_with_check  # noqa: E402
 from edge.devices.base import CapturedWeight, ScanRead  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
 from edge.publisher import Publisher  # noqa: E402

@@ -85,8 +85,15 @@ def blast(port: int, site: str, stations: int, n: int, first_seq: int = 0) -> fl
         return time.monotonic() - start
 
 
-def paced(port: int, site: str, stations: int, rate: float, seconds: float) -> int:
-    """Publish `rate` events/s for `seconds` from one paho client; return how many."""
+def paced(
+    port: int,
+    site: str,
+    stations: int,
+    rate: float,
+    seconds: float,
+    stop: threading.Event | None = None,
+) -> int:
+    """Publish `rate` events/s for `seconds` (or until `stop`) from one paho client; return n."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="gen-paced")
     client.connect("127.0.0.1", port)
     client.loop_start()
@@ -96,6 +103,9 @@ def paced(port: int, site: str, stations: int, rate: float, seconds: float) -> i
     start = time.monotonic()
     infos = []
     for i in range(total):
+        if stop is not None and stop.is_set():
+            total = i
+            break
         delay = start + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)

@@ -26,6 +26,7 @@ def acl_text(cfg: SiteConfig, integrators: tuple[str, ...] = ("integrator",)) ->
         f"topic write {base}/+/ack",
         f"topic write {base}/+/cmd/+",
         f"topic readwrite {base}/gateway/+/status",  # `gateway run --workers N`: one per worker
+        f"topic readwrite {base}/gateway/{cfg.gateway.id}/doctor",  # `dockscan doctor` probe
         "",
     ]
     for st in cfg.stations:
@@ -33,6 +34,7 @@ def acl_text(cfg: SiteConfig, integrators: tuple[str, ...] = ("integrator",)) ->
             f"user {st.id}",
             *(f"topic write {base}/{st.id}/{kind}" for kind in STATION_WRITES),
             *(f"topic read {base}/{st.id}/{kind}" for kind in STATION_READS),
+            f"topic readwrite {base}/{st.id}/doctor",  # `dockscan doctor` probe, nobody consumes
             "",
         ]
     for name in integrators:

@@ -12,9 +12,10 @@ import click
 from dockscan import __version__, logs
 from dockscan.config import load_config
 from dockscan.errors import DockscanError
+from dockscan.init import packaged_config, write_site
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-DEFAULT_CONFIG = "config/demo.toml"
+DEFAULT_CONFIG = str(packaged_config("demo.toml"))
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,7 +37,7 @@ config_option = click.option(
     "--config",
     "config_path",
     default=DEFAULT_CONFIG,
-    show_default=True,
+    show_default="the packaged demo.toml",
     envvar="DOCKSCAN_CONFIG",
     help="Site configuration file (TOML).",
 )
@@ -79,11 +80,27 @@ def cli(verbose: int, quiet: bool) -> None:
 def check_config(path: str) -> None:
     """Validate a site config file; on error print file, key path and reason (exit 2).
 
-    Example: dockscan check-config config/dockscan.example.toml
+    Example: dockscan check-config site.toml
     """
     cfg = load_config(path)
     devices = sum(len(s.devices) for s in cfg.stations)
     click.echo(f"{path}: ok (site {cfg.site.id}, {len(cfg.stations)} stations, {devices} devices)")
+
+
+@cli.command("init")
+@click.option("-o", "--out", default="site.toml", show_default=True, help="File to write.")
+@click.option("--site", default="LGG", show_default=True, help="Site id (part of every topic).")
+@click.option("--stations", default=1, show_default=True, help="Station sections to write.")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@handle_errors
+def init(out: str, site: str, stations: int, force: bool) -> None:
+    """Write a starter site config from the packaged example, commented, ready to edit.
+
+    Example: dockscan init -o /etc/dockscan/site.toml --site LGG --stations 12
+    """
+    write_site(Path(out), site, stations, force)
+    click.echo(f"wrote {out} (site {site}, {stations} stations); check it with "
+               f"`dockscan check-config {out}`")  # fmt: skip
 
 
 @cli.command("schema")
@@ -115,19 +132,26 @@ def schema(out: str, check: bool) -> None:
 @config_option
 @click.option("--stations", default=3, show_default=True, help="Simulated stations to run.")
 @click.option("--http", "http_bind", default="127.0.0.1:8080", show_default=True)
-@click.option("--workdir", default="var/demo", show_default=True, help="Databases and logs.")
+@click.option("--workdir", default=None, help="Databases and logs [var/demo, var/demo-scale].")
+@click.option("--scale", is_flag=True, help="NATS cluster, PostgreSQL and two gateways.")
 @handle_errors
-def demo(config_path: str, stations: int, http_bind: str, workdir: str) -> None:
+def demo(config_path: str, stations: int, http_bind: str, workdir: str | None, scale: bool) -> None:
     """Run the whole system: broker, gateway with UI, and simulated stations.
 
     Uses the broker at the configured URL if one answers, else starts mosquitto,
-    else the embedded Python broker. Ctrl-C stops everything.
+    else the embedded Python broker. With --scale: a NATS cluster, PostgreSQL and two
+    gateways sharing the work instead. Ctrl-C stops everything.
 
     Example: dockscan demo --stations 3
     """
+    if scale:
+        from dockscan.demo_scale import run_scaled_demo
+
+        run_scaled_demo(config_path, stations, http_bind, workdir or "var/demo-scale")
+        return
     from dockscan.demo import run_demo
 
-    run_demo(config_path, stations=stations, http_bind=http_bind, workdir=workdir)
+    run_demo(config_path, stations=stations, http_bind=http_bind, workdir=workdir or "var/demo")
 
 
 @cli.command("broker-config")

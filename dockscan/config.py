@@ -6,9 +6,19 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dockscan.errors import ConfigError
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 ScaleProtocol = Literal["mt-sics", "toledo-8217", "toledo-continuous", "cas", "sma", "nci"]
@@ -44,10 +54,21 @@ class SiteSection(Model):
 
 
 class BrokerConfig(Model):
-    """How every process reaches the MQTT broker."""
+    """How every process reaches the broker (Mosquitto, or the MQTT listeners of a NATS cluster)."""
 
     url: str = "mqtt://127.0.0.1:1883"
+    urls: list[str] = Field(
+        default_factory=list, description="Every broker node to fail over between; replaces url"
+    )
     protocol: Literal["5", "3.1.1"] = "5"
+    transport: Literal["mqtt", "nats"] = Field(
+        "mqtt", description="How gateways read parcels: MQTT, or a NATS JetStream consumer"
+    )
+    nats_urls: list[str] = Field(default_factory=list, validate_default=True)
+    nats_stream: str = Field("DOCKSCAN_PARCELS", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_durable: str = Field("dockscan-gw", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_replicas: int = Field(3, ge=1, le=5)
+    nats_ack_wait_s: float = Field(30, ge=1, description="Redelivery after a gateway dies")
     topic_prefix: str = Field("dockscan/v1", pattern=r"^[A-Za-z0-9_/-]+[A-Za-z0-9_-]$")
     keepalive_s: int = Field(15, ge=2, le=3600)
     session_expiry_s: int = Field(7 * 86400, ge=0)
@@ -66,21 +87,64 @@ class BrokerConfig(Model):
             raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
         return value
 
+    @field_validator("urls")
+    @classmethod
+    def _valid_urls(cls, value: list[str]) -> list[str]:
+        """Accept a list of mqtt:// or mqtts:// URLs, all with the same scheme."""
+        for url in value:
+            cls._valid_url(url)
+        if len({urlparse(u).scheme for u in value}) > 1:
+            raise ValueError("mixes mqtt:// and mqtts://: every node must use the same scheme")
+        return value
+
+    @field_validator("transport")
+    @classmethod
+    def _nats_speaks_311(cls, value: str, info: ValidationInfo) -> str:
+        """Require MQTT 3.1.1 with NATS (it has no MQTT 5)."""
+        if value == "nats" and info.data.get("protocol") != "3.1.1":
+            raise ValueError('NATS has no MQTT 5: set broker.protocol = "3.1.1"')
+        return value
+
+    @field_validator("nats_urls")
+    @classmethod
+    def _valid_nats_urls(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Require nats:// (or tls://) URLs when the transport is NATS."""
+        if info.data.get("transport") == "nats" and not value:
+            raise ValueError('required with transport = "nats" (the gateways\' NATS URLs)')
+        for url in value:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("nats", "tls") or not parsed.hostname:
+                raise ValueError(f"{url!r} must look like nats://host:4222")
+        return value
+
+    @property
+    def endpoints(self) -> list[tuple[str, int]]:
+        """Return (host, port) of every broker node, in failover order."""
+        out = []
+        for url in self.urls or [self.url]:
+            parsed = urlparse(url)
+            out.append((parsed.hostname or "127.0.0.1", parsed.port or self._default_port(url)))
+        return out
+
+    @staticmethod
+    def _default_port(url: str) -> int:
+        """Return 8883 for mqtts, else 1883."""
+        return 8883 if urlparse(url).scheme == "mqtts" else 1883
+
     @property
     def host(self) -> str:
-        """Return the broker host name."""
-        return urlparse(self.url).hostname or "127.0.0.1"
+        """Return the (first) broker host name."""
+        return self.endpoints[0][0]
 
     @property
     def port(self) -> int:
-        """Return the broker port (1883, or 8883 for mqtts)."""
-        parsed = urlparse(self.url)
-        return parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+        """Return the (first) broker port (1883, or 8883 for mqtts)."""
+        return self.endpoints[0][1]
 
     @property
     def tls(self) -> bool:
         """Return whether the connection uses TLS."""
-        return urlparse(self.url).scheme == "mqtts"
+        return urlparse((self.urls or [self.url])[0]).scheme == "mqtts"
 
     def credentials(self) -> tuple[str, str] | None:
         """Return (username, password) from the configured environment variables."""
@@ -93,7 +157,12 @@ class GatewayConfig(Model):
     """The site gateway: ingest, store and web UI."""
 
     id: Ident = "gw-1"
-    database: str = "var/gateway.db"
+    database: str = Field(
+        "var/gateway.db", min_length=1, description="SQLite path or postgresql:// URL"
+    )
+    database_password_env: str = Field(
+        "", description="environment variable holding the PostgreSQL password"
+    )
     http_bind: str = "127.0.0.1:8080"
     access_token_env: str = ""
     operator_token_env: str = ""
@@ -108,6 +177,83 @@ class GatewayConfig(Model):
     shared_group: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     flush_when_idle: bool = Field(True, description="Commit as soon as nothing more is waiting")
     seq_gap_grace_s: float = Field(30, ge=0, description="How long a seq may be missing")
+
+    @property
+    def postgres(self) -> bool:
+        """Return whether the store is a PostgreSQL database (else a SQLite file)."""
+        return self.database.startswith(POSTGRES_SCHEMES)
+
+    @field_validator("retention_max_mb")
+    @classmethod
+    def _size_cap_is_sqlite_only(cls, value: float, info: ValidationInfo) -> float:
+        """Refuse a size cap on PostgreSQL, whose files do not shrink after DELETE."""
+        if value and str(info.data.get("database", "")).startswith(POSTGRES_SCHEMES):
+            raise ValueError(
+                "caps a SQLite file; PostgreSQL keeps freed space for new rows,"
+                " so use retention_days there"
+            )
+        return value
+
+    def database_password(self) -> str | None:
+        """Return the PostgreSQL password from the variable database_password_env names."""
+        if not self.database_password_env:
+            return None
+        value = os.environ.get(self.database_password_env, "")
+        if not value:
+            raise ConfigError(
+                "site config", "gateway.database_password_env",
+                f"names ${self.database_password_env}, which is unset or empty",
+            )  # fmt: skip
+        return value
+
+
+MANIFEST_FIELDS = (
+    "tracking_id", "declared_kg", "hawb", "bag", "declared_value", "currency", "ioss",
+    "country", "hs_code", "description",
+)  # fmt: skip
+
+
+class ManifestColumns(Model):
+    """Which CSV header names the manifest line fields (default: our own names)."""
+
+    tracking_id: str = Field("tracking_id", min_length=1, max_length=200)
+    declared_kg: str = Field("declared_kg", min_length=1, max_length=200)
+    hawb: str = Field("hawb", min_length=1, max_length=200)
+    bag: str = Field("bag", min_length=1, max_length=200)
+    declared_value: str = Field("declared_value", min_length=1, max_length=200)
+    currency: str = Field("currency", min_length=1, max_length=200)
+    ioss: str = Field("ioss", min_length=1, max_length=200)
+    country: str = Field("country", min_length=1, max_length=200)
+    hs_code: str = Field("hs_code", min_length=1, max_length=200)
+    description: str = Field("description", min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "ManifestColumns":
+        """Require each header name to map one field only."""
+        names = [getattr(self, f).strip() for f in MANIFEST_FIELDS]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"header names mapped to two fields: {twice}")
+        return self
+
+
+class ManifestsConfig(Model):
+    """Manifest import: CSV layout, size bounds and the optional drop folder."""
+
+    columns: ManifestColumns = ManifestColumns()
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    max_file_mb: float = Field(100, gt=0, le=4096)
+    max_field_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    max_columns: int = Field(256, ge=2, le=10_000)
+    drop_folder: str = Field("", description="folder watched for manifest files ('' = none)")
+
+    @field_validator("delimiter")
+    @classmethod
+    def _plain_delimiter(cls, value: str) -> str:
+        """Refuse a quote, newline or alphanumeric as the CSV delimiter."""
+        if value in '"\r\n' or value.isalnum():
+            raise ValueError(f"cannot delimit CSV fields with {value!r}")
+        return value
 
 
 class ScaleConfig(Model):
@@ -203,6 +349,7 @@ class SiteConfig(Model):
     site: SiteSection
     broker: BrokerConfig = BrokerConfig()
     gateway: GatewayConfig = GatewayConfig()
+    manifests: ManifestsConfig = ManifestsConfig()
     stations: list[StationConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -20,7 +20,6 @@ from dockscan.config import (
     SiteConfig,
     StationConfig,
     load_config,
-    parse_config,
 )
 from dockscan.errors import BrokerError, ConfigError
 from dockscan.mqtt import broker_answers
@@ -87,7 +86,15 @@ class Demo:
                     print(f"!! {child.name} exited with {child.proc.returncode}; see {child.log}")
 
 
-def demo_site_toml(base: SiteConfig, broker: BrokerConfig, n: int, http: str, work: Path) -> str:
+def demo_site_toml(
+    base: SiteConfig,
+    broker: BrokerConfig,
+    n: int,
+    http: str,
+    work: Path,
+    broker_lines: list[str] | None = None,
+    gateway_lines: list[str] | None = None,
+) -> str:
     """Render the demo's site config: the base site and broker plus n simulated stations."""
     tty = work / "tty"
     http_host, http_port = http.rsplit(":", 1)
@@ -97,11 +104,10 @@ def demo_site_toml(base: SiteConfig, broker: BrokerConfig, n: int, http: str, wo
         f'id = "{base.site.id}"',
         f'timezone = "{base.site.timezone}"',
         "[broker]",
-        f'url = "{broker.url}"',
-        f'protocol = "{broker.protocol}"',
+        *(broker_lines or [f'url = "{broker.url}"', f'protocol = "{broker.protocol}"']),
         f'topic_prefix = "{broker.topic_prefix}"',
         "[gateway]",
-        f'database = "{work / "gateway.db"}"',
+        *(gateway_lines or [f'database = "{work / "gateway.db"}"']),
         f'http_bind = "{http}"',
     ]
     for i in range(1, n + 1):
@@ -170,9 +176,7 @@ def choose_broker(broker: BrokerConfig, demo: Demo) -> BrokerConfig:
 
 def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> None:
     """Run the demo until Ctrl-C."""
-    base = load_config(config_path) if Path(config_path).exists() else None
-    if base is None:
-        base = parse_config({"site": {"id": "LGG", "timezone": "Europe/Brussels"}})
+    base = load_config(config_path)
     if not 1 <= stations <= 50:
         raise ConfigError("--stations", "", "must be between 1 and 50")
     work = Path(workdir).resolve()
@@ -187,15 +191,20 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         site = load_config(site_file)
         cfg = str(site_file)
         demo.spawn("gateway", "dockscan", "gateway", "run", "-c", cfg, "--ui")
-        for st in site.stations:
-            demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *sim_station_args(st))
-            demo.spawn(f"edge-{st.id}", "dockscan", "edge", "run", "-c", cfg, "--station", st.id)
+        start_stations(demo, site, cfg)
         _print_banner(site, http_bind, work)
         demo.watch()
     finally:
         print("Stopping the demo ...")
         demo.stop()
         print("Stopped.")
+
+
+def start_stations(demo: Demo, site: SiteConfig, cfg: str) -> None:
+    """Start a device simulator and an edge agent per station of the site config."""
+    for st in site.stations:
+        demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *sim_station_args(st))
+        demo.spawn(f"edge-{st.id}", "dockscan", "edge", "run", "-c", cfg, "--station", st.id)
 
 
 def sim_station_args(st: StationConfig) -> list[str]:

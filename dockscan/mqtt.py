@@ -84,6 +84,19 @@ def connect(client: mqtt.Client, broker: BrokerConfig, *, blocking: bool = False
         )
 
 
+def rotate(client: mqtt.Client, broker: BrokerConfig) -> None:
+    """Point a disconnected client at the next node of `broker.urls` (paho knows one host)."""
+    endpoints = broker.endpoints
+    if len(endpoints) < 2:
+        return
+    index = (getattr(client, "dockscan_endpoint", 0) + 1) % len(endpoints)
+    # paho's host/port setters refuse while the state still says connected, which it does in
+    # on_disconnect; the socket is closed by then, and the next reconnect() reads these two.
+    client._host, client._port = endpoints[index]
+    client.dockscan_endpoint = index  # type: ignore[attr-defined]
+    logger.info("next connection attempt goes to %s:%d", *endpoints[index])
+
+
 def publish_json(
     client: mqtt.Client, topic: str, payload: bytes, qos: int = 1, retain: bool = False
 ) -> mqtt.MQTTMessageInfo:

@@ -19,7 +19,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def edge() -> None:
     """Edge agent commands (one agent per dock station).
 
-    Example: dockscan edge run -c config/demo.toml --station dock01
+    Example: dockscan edge run -c site.toml --station dock01
     """
 
 
@@ -62,7 +62,7 @@ def run(
     screen_bind. --synthetic-count N feeds N valid parcels at --synthetic-rate per
     second as if a scanner and a scale produced them.
 
-    Example: dockscan edge run -c config/demo.toml --station dock01 --synthetic-count 5000
+    Example: dockscan edge run -c site.toml --station dock01 --synthetic-count 5000
     """
     from edge.agent import EdgeAgent
 
@@ -92,7 +92,7 @@ def run(
 def outbox_cmd(config_path: str, station_id: str, outbox: str | None, as_json: bool) -> None:
     """Print a station's outbox depth, states, oldest age, next seq and session.
 
-    Example: dockscan edge outbox -c config/demo.toml --station dock01 --json
+    Example: dockscan edge outbox -c site.toml --station dock01 --json
     """
     from edge.agent import outbox_path
     from edge.outbox import Outbox

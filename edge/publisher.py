@@ -27,6 +27,7 @@ from dockscan.mqtt import (
     make_client,
     no_delay,
     publish_json,
+    rotate,
     topics_for,
 )
 from edge.commands import CommandRunner
@@ -90,6 +91,7 @@ class Publisher:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
+        self.client.on_connect_fail = lambda client, _u: rotate(client, self.broker)
         self.client.max_inflight_messages_set(max(20, self.station.window))
         connect(self.client, self.broker)
         self.client.loop_start()
@@ -130,7 +132,7 @@ class Publisher:
             "connected": self.connected,
             "since": self.link_since.isoformat(),
             "session": self.session,
-            "broker": f"{self.broker.host}:{self.broker.port}",
+            "broker": f"{self.client.host}:{self.client.port}" if self.client else "",
             "inflight": len(self.sender.inflight),
         }
 
@@ -211,7 +213,8 @@ class Publisher:
         """Prepare the next connect: a new session number and a matching Will."""
         self.connected, self.link_since = False, utcnow()
         if not self._stopping:
-            logger.warning("disconnected from broker: %s", rc)
+            logger.warning("disconnected from broker %s:%d: %s", client.host, client.port, rc)
+            rotate(client, self.broker)
             try:
                 self.session = self.outbox.next_session()
                 will = self._will()

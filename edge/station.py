@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dockscan import __version__
+from dockscan.codes import CodeClassifier, CodeInfo
 from dockscan.config import StationConfig
 from dockscan.errors import StoreError
 from dockscan.events import (
@@ -20,7 +21,6 @@ from dockscan.events import (
     Weight,
 )
 from dockscan.ids import utcnow
-from edge.codes import CodeClassifier, CodeInfo
 from edge.devices.base import CapturedWeight, ScanRead
 from edge.outbox import Outbox
 

@@ -5,7 +5,7 @@ import random
 import threading
 import time
 
-from edge.codes import s10_with_check
+from dockscan.codes import s10_with_check
 from edge.devices.base import CapturedWeight, DeviceListener, ScanRead
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ DEFAULT_GROUP = "dockscan-gw"
 def gateway() -> None:
     """Gateway commands.
 
-    Example: dockscan gateway run -c config/demo.toml
+    Example: dockscan gateway run -c site.toml
     """
 
 
@@ -68,6 +68,11 @@ def _worker(
     """Build the ingest worker `index` of `workers` (1-based)."""
     from gateway.ingest import Ingest
 
+    if cfg.broker.transport == "nats":
+        from gateway.nats_ingest import NatsIngest
+
+        client_id = cfg.gateway.id if workers == 1 else f"{cfg.gateway.id}-w{index}"
+        return NatsIngest(cfg, stop, client_id=client_id, owns_liveness=liveness and index == 1)
     if workers == 1:
         return Ingest(cfg, stop, owns_liveness=liveness)
     group = cfg.gateway.shared_group or DEFAULT_GROUP
@@ -88,13 +93,14 @@ def _worker(
     type=click.IntRange(1, 16),
     default=1,
     show_default=True,
-    help="Ingest processes sharing the parcel topic ($share, MQTT 5); worker 1 does liveness.",
+    help="Ingest processes sharing the parcels ($share on MQTT 5, or the NATS durable consumer);"
+    " worker 1 takes part in the site duties.",
 )
 @click.option("--worker", "worker_index", type=int, hidden=True, help="Internal: run worker N.")
 @click.option(
     "--no-liveness",
     is_flag=True,
-    help="Only ingest parcels (for a second gateway process in the same shared group).",
+    help="Only ingest parcels: no status or telemetry, no part in the site duties lease.",
 )
 @handle_errors
 def run(
@@ -105,10 +111,11 @@ def run(
     On stop the open batch is committed and acknowledged, the gateway's retained status goes
     offline and the session ends cleanly; unacknowledged messages stay with the broker.
 
-    Example: dockscan gateway run -c config/demo.toml --ui --workers 2
+    Example: dockscan gateway run -c site.toml --ui --workers 2
     """
     cfg = load_config(config_path)
-    if workers > 1 and cfg.broker.protocol != "5":
+    nats = cfg.broker.transport == "nats"  # workers share a durable JetStream consumer
+    if workers > 1 and cfg.broker.protocol != "5" and not nats:
         raise ConfigError(config_path, "broker.protocol", "--workers > 1 needs MQTT 5 ($share)")
     if cfg.gateway.shared_group and cfg.broker.protocol != "5":
         raise ConfigError(config_path, "gateway.shared_group", "shared subscriptions need MQTT 5")
@@ -143,7 +150,7 @@ def _run_with_children(
 def ui(config_path: str, bind: str | None) -> None:
     """Serve the status UI, JSON API and /metrics from the gateway store.
 
-    Example: dockscan gateway ui -c config/demo.toml --bind 127.0.0.1:8080
+    Example: dockscan gateway ui -c site.toml --bind 127.0.0.1:8080
     """
     from gateway.web.server import serve
 
@@ -175,17 +182,19 @@ def export_cmd(
     Example: dockscan gateway export --since 2026-11-27 --until 2026-11-28 -o day.csv
     """
     from gateway.clock import now_ms
+    from gateway.db import is_postgres
     from gateway.export import ExportError, export, parse_time
     from gateway.store import open_db
 
-    path = db or load_config(config_path).gateway.database
-    if not Path(path).exists():
+    gw = load_config(config_path).gateway
+    path = db or gw.database
+    if not is_postgres(path) and not Path(path).exists():
         raise ConfigError(config_path, "gateway.database", f"no database at {path}")
     since_ms = parse_time(since)
     until_ms = parse_time(until) if until else now_ms() + 1
     if until_ms <= since_ms:
         raise ExportError("--until must be after --since")
-    conn = open_db(path).conn
+    conn = open_db(path, gw.database_password())
     try:
         if output == "-":
             n = export(conn, sys.stdout, fmt, since_ms, until_ms, station)
@@ -195,3 +204,43 @@ def export_cmd(
     finally:
         conn.close()
     click.echo(f"exported {n} parcels", err=True)
+
+
+@gateway.command("backup")
+@config_option
+@click.option("-o", "--output", required=True, help="The copy to write (refused if it exists).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--db", default=None, help="Database file (default gateway.database).")
+@click.option("--step-pages", type=click.IntRange(1), default=1024, show_default=True,
+              help="Pages copied per step; ingest gets the disk between steps.")  # fmt: skip
+@click.option("--quick", is_flag=True, help="PRAGMA quick_check instead of integrity_check.")
+@handle_errors
+def backup_cmd(
+    config_path: str, output: str, force: bool, db: str | None, step_pages: int, quick: bool
+) -> None:
+    """Copy the store online (ingest keeps running) to OUTPUT, check it and print its figures.
+
+    The copy is one consistent snapshot. To restore: stop the gateway, copy the file to
+    gateway.database (remove any stale -wal and -shm beside it), start the gateway.
+
+    Example: dockscan gateway backup -c site.toml -o /var/backups/dockscan/gw-2026-11-27.db
+    """
+    from gateway.backup import backup
+    from gateway.db import is_postgres
+
+    path = db or load_config(config_path).gateway.database
+    if is_postgres(path):
+        raise ConfigError(
+            config_path, "gateway.database",
+            "backup copies a SQLite store; back up PostgreSQL with pg_dump or pg_basebackup",
+        )  # fmt: skip
+    r = backup(path, output, force=force, step_pages=step_pages, quick=quick)
+    counts = ", ".join(f"{table} {n}" for table, n in r.counts.items())
+    click.echo(f"backup {r.path}: {r.size_bytes} bytes ({r.pages} pages in {r.steps} steps)"
+               f" in {r.seconds:.2f} s")  # fmt: skip
+    click.echo(f"integrity {r.integrity}, schema version {r.schema_version}, {counts}")
+
+
+from gateway.manifest_cli import manifest  # noqa: E402
+
+gateway.add_command(manifest)

@@ -1,7 +1,6 @@
 """Export stored parcel events for a time range as CSV or JSON lines."""
 
 import csv
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
@@ -11,6 +10,7 @@ import orjson
 from dockscan.errors import DockscanError
 from dockscan.ids import iso_ms
 from gateway.clock import epoch_ms, from_ms
+from gateway.db import Connection
 
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = (
@@ -36,15 +36,14 @@ def parse_time(text: str) -> int:
     return epoch_ms(ts)
 
 
-def _rows(
-    conn: sqlite3.Connection, since_ms: int, until_ms: int, station: str | None
-) -> Iterator[tuple]:
+def _rows(conn: Connection, since_ms: int, until_ms: int, station: str | None) -> Iterator[tuple]:
     """Yield parcel rows captured in [since, until), oldest first."""
     where, args = "ts_ms >= ? AND ts_ms < ?", [since_ms, until_ms]
     if station:
         where += " AND station = ?"
         args.append(station)
-    yield from conn.execute(
+    run = getattr(conn, "iterate", conn.execute)  # iterate: a server-side cursor on PostgreSQL
+    yield from run(
         "SELECT event_id, site, dock, station, seq, ts_ms, outcome, barcode, weight_kg, flags,"
         f" received_ms, committed_ms, payload FROM parcels WHERE {where}"
         " ORDER BY ts_ms, event_id",
@@ -53,7 +52,7 @@ def _rows(
 
 
 def export(
-    conn: sqlite3.Connection,
+    conn: Connection,
     out: TextIO,
     fmt: str,
     since_ms: int,

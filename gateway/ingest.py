@@ -1,8 +1,10 @@
 """The ingest loop: MQTT in, validate, batch, commit, then PUBACK and publish the end-to-end acks.
 
-One thread owns both the paho client (driven with `client.loop()`) and the SQLite connection.
+One thread owns both the paho client (driven with `client.loop()`) and the store connection.
 Messages are acknowledged to the broker (manual_ack) only after their batch is committed, so the
 broker's in-flight window is the only queue: when the store falls behind, the broker holds back.
+When the store is down, the batch waits unacknowledged and the loop keeps serving paho
+(gateway/outage.py); the site duties go to one gateway at a time (gateway/duties.py).
 """
 
 import gc
@@ -18,19 +20,19 @@ from dockscan.config import SiteConfig
 from dockscan.events import Ack, ParcelEvent
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
-from dockscan.mqtt import publish_json, topics_for
+from dockscan.mqtt import publish_json, rotate, topics_for
 from dockscan.sockbuf import BufferedClient
 from gateway import liveness
 from gateway.clock import now_ms
 from gateway.deadletters import dead_letter
-from gateway.retention import Retention
+from gateway.duties import Duties
+from gateway.outage import StoreGuard, transient
 from gateway.session import connect, gateway_client, status_payload, subscriptions
 from gateway.store import DATA_ERRORS, Batch, Store, Written
 from gateway.validate import Rejected, validate
 
 logger = logging.getLogger(__name__)
 TICK_S = 1.0
-GAP_CHECK_S = 2.0
 
 
 class Ingest:
@@ -51,11 +53,14 @@ class Ingest:
         self.owns_liveness = owns_liveness
         self.topics = topics_for(cfg.broker)
         self.status_topic = self.topics.gateway_status(cfg.site.id, self.client_id)
-        self.defaults = liveness.Defaults(
+        defaults = liveness.Defaults(
             stale_after_intervals=cfg.gateway.stale_after_intervals,
             station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
             watching_since_ms=now_ms(),
         )
+        self.duties = Duties(cfg.gateway, defaults, self.client_id) if owns_liveness else None
+        self.password = cfg.gateway.database_password()
+        self.guard = StoreGuard(cfg.gateway.database, self.password)
         self.batch = Batch()
         self.received = 0
         self.connected = False
@@ -83,15 +88,26 @@ class Ingest:
             self.rlog.warning("refused", "broker refused the connection: %s", reason_code)
             return
         self.connected = True
-        subs = subscriptions(self.topics, self.cfg.site.id, self.group, self.owns_liveness)
-        client.subscribe(subs)
+        subs = self._subscriptions()
+        if subs:
+            client.subscribe(subs)
+        else:  # nothing to subscribe to over MQTT (a NATS worker without liveness duties)
+            self._on_subscribe(client, userdata, 0, [], None)
         online = status_payload(self.client_id, "online", self.session)
         publish_json(client, self.status_topic, online, qos=1, retain=True)
         logger.info(
-            "connected to %s as %s (session %d, present=%s), subscribed to %s",
-            self.cfg.broker.url, self.client_id, self.session, flags.session_present,
+            "connected to %s:%d as %s (session %d, present=%s), subscribed to %s",
+            client.host, client.port, self.client_id, self.session, flags.session_present,
             ", ".join(s for s, _ in subs),
         )  # fmt: skip
+
+    def _subscriptions(self) -> list[tuple[str, int]]:
+        """Return this worker's MQTT subscriptions."""
+        return subscriptions(self.topics, self.cfg.site.id, self.group, self.owns_liveness)
+
+    def _link_up(self) -> bool:
+        """Return whether this worker receives what it subscribed to."""
+        return self.connected and self.subscribed
 
     def _on_disconnect(
         self,
@@ -103,7 +119,11 @@ class Ingest:
     ) -> None:
         """Note the lost connection; the run loop reconnects."""
         self.connected = self.subscribed = False
-        logger.warning("disconnected from broker: %s", reason_code)
+        # Packet ids of a closed connection: the broker re-sends those messages on the next one
+        # (with the ids to PUBACK then), and a stale PUBACK could ack a new message that reused one.
+        self.batch.pubacks.clear()
+        logger.warning("disconnected from broker %s:%d: %s", client.host, client.port, reason_code)
+        rotate(client, self.cfg.broker)
 
     def _on_subscribe(
         self,
@@ -164,12 +184,16 @@ class Ingest:
 
     # -- batches ------------------------------------------------------------------------------
 
-    def flush(self) -> Written | None:
-        """Commit the batch; then PUBACK its messages and publish one Ack per station."""
+    def flush(self, force: bool = False) -> Written | None:
+        """Commit the batch; then PUBACK its messages and publish one Ack per station.
+
+        After a failed commit the batch stays, unacknowledged, until the retry is due (`force`:
+        try now unless the connection is lost); the loop serves paho in between.
+        """
         assert self.store and self.client
-        batch, self.batch = self.batch, Batch()
-        if not batch:
+        if not self.batch or not (self.guard.ready() or (force and not self.guard.lost)):
             return None
+        batch, self.batch = self.batch, Batch()
         self._sort(batch)
         counts, self.counts = self.counts, {}
         try:
@@ -180,11 +204,12 @@ class Ingest:
                 written = self.store.write_each(
                     batch, counts, self.topics, self.gw.dead_letter_payload_bytes
                 )
-        except Exception:
-            logger.exception("commit failed; the batch stays unacknowledged and is retried")
+        except Exception as exc:
             self.batch, self.counts = batch, counts
-            self.stop.wait(0.5)
+            held = f"{len(batch.parcels) + len(batch.signals) + len(batch.dead)} messages held"
+            self.guard.failed(f"commit ({held})", exc, self.store.conn)
             return None
+        self.guard.succeeded()
         if self.connected:
             self.client.ack_many(batch.pubacks)
         acks = 0
@@ -206,11 +231,12 @@ class Ingest:
         return self.gw.flush_when_idle and not read_now
 
     def run(self) -> None:
-        """Connect, ingest until stopped, then commit, ack, say offline and disconnect."""
-        self.store = Store(self.gw.database, background_checkpoints=True)
-        self.store.ensure_stations(self.cfg.site.id, [(s.id, s.dock) for s in self.cfg.stations])
-        retention = Retention(self.gw) if self.owns_liveness else None
-        self.next_tick = next_gaps = time.monotonic()
+        """Open the store, connect and ingest until stopped; then commit, ack and disconnect."""
+        self.store = self._open_store()
+        if self.store is None:
+            return
+        self._store_opened()
+        self.next_tick = time.monotonic()
         try:
             self.client = gateway_client(self.cfg, self.client_id)
             for name in ("connect", "disconnect", "subscribe", "message"):
@@ -221,16 +247,14 @@ class Ingest:
             # the collections that batches of parsed events trigger do not walk them again.
             gc.freeze()
             while not self.stop.is_set():
-                wait = TICK_S
-                if self.batch:
-                    wait = 0.0 if self.gw.flush_when_idle else self._batch_left()
                 before = self.received
-                rc = self._read(wait)
+                rc = self._read(self._wait())
                 if self._due(self.received != before):
                     self.flush()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self.connected = False
                     self.flush()
+                    self.batch.pubacks.clear()  # not committed: the broker re-sends them
                     # Back off when the broker keeps closing us before the subscriptions
                     # are granted (refused CONNECT, ACL): never a tight reconnect loop.
                     self.stop.wait(min(10.0, 0.25 * 2**self.failed_connects) - 0.25)
@@ -240,11 +264,46 @@ class Ingest:
                 now = time.monotonic()
                 if now >= self.next_tick:
                     self.next_tick = now + TICK_S
-                    do_gaps = now >= next_gaps
-                    next_gaps = now + GAP_CHECK_S if do_gaps else next_gaps
-                    self._tick(retention, do_gaps)
+                    self._tick()
         finally:
             self._shutdown()
+
+    def _open_store(self) -> Store | None:
+        """Open the store, retrying with backoff while PostgreSQL is unreachable; None if stopped.
+
+        MQTT waits until the store is open: the session number comes from the store, and the
+        persistent session would at once deliver messages that nothing could commit.
+        """
+        stations = [(s.id, s.dock) for s in self.cfg.stations]
+        while not self.stop.is_set():
+            store = None
+            try:
+                store = Store(self.gw.database, background_checkpoints=True,
+                              gateway=self.client_id, password=self.password)  # fmt: skip
+                store.ensure_stations(self.cfg.site.id, stations)
+            except Exception as exc:
+                if store is not None:
+                    store.close()
+                if not (self.gw.postgres and transient(exc)):
+                    raise
+                self.guard.failed("opening the store", exc)
+                self.stop.wait(self.guard.retry_at - time.monotonic())
+                continue
+            self.guard.succeeded()
+            return store
+        return None
+
+    def _store_opened(self) -> None:
+        """Hook: the store is open and MQTT is about to connect."""
+
+    def _wait(self) -> float:
+        """Return how long the next read may wait for input (the batch's age, a retry, a tick)."""
+        if not self.batch:
+            return TICK_S
+        wait = 0.0 if self.gw.flush_when_idle else self._batch_left()
+        if self.guard.down:
+            wait = max(wait, self.guard.wait_s())
+        return min(wait, TICK_S)
 
     def _read(self, wait: float) -> mqtt.MQTTErrorCode:
         """Wait up to `wait` s for input, then parse what is already buffered (up to a batch)."""
@@ -258,50 +317,61 @@ class Ingest:
     def _connect(self) -> bool:
         """Connect or reconnect (new session number) unless stopped first; return connected."""
         assert self.client and self.store
-        store, client_id = self.store, self.client_id
         session = connect(
-            self.client,
-            client_id,
-            self.cfg,
-            self.status_topic,
-            lambda: store.next_session(client_id),
-            self.stop,
+            self.client, self.client_id, self.cfg, self.status_topic, self._next_session, self.stop
         )
         if session is None:
             return False
         self.session = session
         return True
 
+    def _next_session(self) -> int | None:
+        """Return this client's next session number, or None while the store cannot tell it."""
+        assert self.store
+        if not self.guard.ready():
+            return None
+        try:
+            session = self.store.next_session(self.client_id)
+        except Exception as exc:
+            self.guard.failed("numbering the MQTT session", exc, self.store.conn)
+            return None
+        self._store_worked()
+        return session
+
+    def _store_worked(self) -> None:
+        """Note a store operation outside a commit that worked (a held batch still decides)."""
+        if not self.batch:
+            self.guard.succeeded()
+
     def _batch_left(self) -> float:
         """Return the seconds left before the open batch is due by age."""
         return max(0.0, self.batch.opened + self.gw.batch_ms / 1000 - time.monotonic())
 
-    def _tick(self, retention: Retention | None, do_gaps: bool) -> None:
-        """Once a second: heartbeat, and (liveness owner) stale check, seq gaps, retention."""
+    def _tick(self) -> None:
+        """Once a second: heartbeat counters; renew the site lease, and run the duties if held."""
         assert self.store
+        if not self.guard.ready():
+            return  # the store is down: the counters wait in self.counts
         try:
-            self.store.add_counters(
-                self.counts,
-                {
-                    "heartbeat_ms": now_ms(),
-                    "broker_connected": int(self.connected and self.subscribed),
-                },
-            )
+            link = {"heartbeat_ms": now_ms(), "broker_connected": int(self._link_up())}
+            self.store.add_counters(self.counts, link)
             self.counts = {}
-            if self.owns_liveness:
-                grace = int(self.gw.seq_gap_grace_s * 1000)
-                self.store.check_liveness(self.defaults, grace if do_gaps else None)
-            if retention is not None:
-                retention.step(self.store.conn, now_ms())
-        except Exception:
-            logger.exception("periodic store work failed; will retry")
+            if self.duties is not None:
+                self.duties.tick(self.store)
+        except Exception as exc:
+            self.guard.failed("periodic store work", exc, self.store.conn)
+            return
+        self._store_worked()
 
     def _shutdown(self) -> None:
         """Commit what is pending, ack it, publish offline, disconnect and close the store."""
         client, store = self.client, self.store
         try:
             if client is not None and store is not None:
-                self.flush()
+                self.flush(force=True)
+                if self.batch:
+                    held = len(self.batch.parcels) + len(self.batch.messages)
+                    logger.warning("stopping with %d messages uncommitted (re-sent later)", held)
                 if self.connected:
                     offline = status_payload(self.client_id, "offline", self.session)
                     info = publish_json(client, self.status_topic, offline, qos=1, retain=True)
@@ -310,8 +380,18 @@ class Ingest:
                         client.loop(0.05)
                     client.disconnect()
                     client.loop_write()
-                store.add_counters(self.counts, {"broker_connected": 0})
+                if not self.guard.lost:
+                    self._final_store_work(store)
         finally:
             if store is not None:
                 store.close()
         logger.info("gateway %s stopped", self.client_id)
+
+    def _final_store_work(self, store: Store) -> None:
+        """Release the site lease and record the disconnect (logged, not raised, if it fails)."""
+        try:
+            if self.duties is not None:
+                self.duties.release(store)
+            store.add_counters(self.counts, {"broker_connected": 0})
+        except Exception as exc:
+            logger.warning("could not record the stop in the store: %s", exc)

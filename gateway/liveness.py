@@ -4,13 +4,13 @@ Every function runs inside the caller's write transaction on the store connectio
 """
 
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 
 import orjson
 
 from dockscan.events import DeviceState, StationStatus, Telemetry
 from gateway.clock import epoch_ms
+from gateway.db import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +25,23 @@ class Defaults:
     watching_since_ms: int = 0  # when this gateway started listening: no stale verdicts before
 
 
-def _station(conn: sqlite3.Connection, site: str, station: str, dock: str | None) -> tuple:
+def _station(conn: Connection, site: str, station: str, dock: str | None) -> tuple:
     """Return (state, session) of a station, creating its row on first sight."""
-    row = conn.execute("SELECT state, session FROM stations WHERE id = ?", (station,)).fetchone()
+    # PostgreSQL: lock the row, so two gateways applying signals of one station take turns
+    # (SQLite's write transaction already holds the whole file).
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    sql = f"SELECT state, session FROM stations WHERE id = ?{lock}"
+    row = conn.execute(sql, (station,)).fetchone()
     if row is None:
         conn.execute(
-            "INSERT INTO stations (id, site, dock) VALUES (?, ?, ?)", (station, site, dock)
+            "INSERT INTO stations (id, site, dock) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (station, site, dock),
         )
-        return ("unknown", 0)
+        return tuple(conn.execute(sql, (station,)).fetchone())
     return row
 
 
-def transition(conn: sqlite3.Connection, station: str, state: str, reason: str, at: int) -> bool:
+def transition(conn: Connection, station: str, state: str, reason: str, at: int) -> bool:
     """Move a station to `state`, closing the open state interval; return whether it changed."""
     (current,) = conn.execute("SELECT state FROM stations WHERE id = ?", (station,)).fetchone()
     if current == state:
@@ -58,9 +63,7 @@ def transition(conn: sqlite3.Connection, station: str, state: str, reason: str, 
     return True
 
 
-def _devices(
-    conn: sqlite3.Connection, station: str, devices: dict[str, DeviceState], at: int
-) -> None:
+def _devices(conn: Connection, station: str, devices: dict[str, DeviceState], at: int) -> None:
     """Record device state changes as intervals and store the latest device map."""
     for device, ds in devices.items():
         open_row = conn.execute(
@@ -80,19 +83,20 @@ def _devices(
             (station, device, ds.state.value, ds.reason, start),
         )
     doc = {k: v.model_dump(mode="json") for k, v in devices.items()}
-    conn.execute("UPDATE stations SET devices = ? WHERE id = ?", (orjson.dumps(doc), station))
+    sql = "UPDATE stations SET devices = ? WHERE id = ?"
+    conn.execute(sql, (orjson.dumps(doc).decode(), station))
 
 
-def _close_devices(conn: sqlite3.Connection, station: str, at: int) -> None:
+def _close_devices(conn: Connection, station: str, at: int) -> None:
     """End every open device interval (the station went offline: states are unknown now)."""
     conn.execute(
-        "UPDATE station_events SET end_ms = max(start_ms, ?) WHERE station = ?"
+        "UPDATE station_events SET end_ms = greatest(start_ms, ?) WHERE station = ?"
         " AND kind = 'device' AND end_ms IS NULL",
         (at, station),
     )
 
 
-def apply_status(conn: sqlite3.Connection, status: StationStatus, at: int) -> bool:
+def apply_status(conn: Connection, status: StationStatus, at: int) -> bool:
     """Apply a retained status; an older session, or online after offline in one, is ignored."""
     state, session = _station(conn, status.site, status.station, status.dock)
     if status.session < session or (
@@ -105,7 +109,7 @@ def apply_status(conn: sqlite3.Connection, status: StationStatus, at: int) -> bo
         return False
     conn.execute(
         "UPDATE stations SET session = ?, version = ?, dock = coalesce(?, dock),"
-        " last_seen_ms = max(coalesce(last_seen_ms, 0), ?) WHERE id = ?",
+        " last_seen_ms = greatest(coalesce(last_seen_ms, 0), ?) WHERE id = ?",
         (status.session, status.version, status.dock, at, status.station),
     )
     reason = status.reason or ("will" if status.state == "offline" else "")
@@ -117,7 +121,7 @@ def apply_status(conn: sqlite3.Connection, status: StationStatus, at: int) -> bo
     return True
 
 
-def apply_telemetry(conn: sqlite3.Connection, tel: Telemetry, at: int) -> bool:
+def apply_telemetry(conn: Connection, tel: Telemetry, at: int) -> bool:
     """Apply telemetry: health fields, devices, and online again if it was stale."""
     state, session = _station(conn, tel.site, tel.station, None)
     if tel.session < session:
@@ -125,9 +129,9 @@ def apply_telemetry(conn: sqlite3.Connection, tel: Telemetry, at: int) -> bool:
     conn.execute(
         "UPDATE stations SET last_telemetry_ms = ?, telemetry_interval_s = ?, outbox_depth = ?,"
         " oldest_pending_age_s = ?, counters = ?, session = ?,"
-        " last_seen_ms = max(coalesce(last_seen_ms, 0), ?) WHERE id = ?",
+        " last_seen_ms = greatest(coalesce(last_seen_ms, 0), ?) WHERE id = ?",
         (at, tel.interval_s, tel.outbox_depth, tel.oldest_pending_age_s,
-         orjson.dumps(tel.counters), tel.session, at, tel.station),
+         orjson.dumps(tel.counters).decode(), tel.session, at, tel.station),
     )  # fmt: skip
     if state in ("stale", "unknown") or (state == "offline" and tel.session > session):
         transition(conn, tel.station, "online", "telemetry", at)
@@ -136,19 +140,19 @@ def apply_telemetry(conn: sqlite3.Connection, tel: Telemetry, at: int) -> bool:
     return True
 
 
-def apply(conn: sqlite3.Connection, signal: StationStatus | Telemetry, at: int) -> bool:
+def apply(conn: Connection, signal: StationStatus | Telemetry, at: int) -> bool:
     """Apply a status or telemetry message."""
     if isinstance(signal, StationStatus):
         return apply_status(conn, signal, at)
     return apply_telemetry(conn, signal, at)
 
 
-def check_stale(conn: sqlite3.Connection, at: int, defaults: Defaults) -> list[str]:
+def check_stale(conn: Connection, at: int, defaults: Defaults) -> list[str]:
     """Mark online stations stale after N telemetry intervals of silence; return their ids."""
     stale = []
     rows = conn.execute(
         "SELECT id, last_telemetry_ms, telemetry_interval_s, state_since_ms FROM stations"
-        " WHERE state = 'online'"
+        " WHERE state = 'online' ORDER BY id"
     ).fetchall()
     for station, last_tel, interval, since in rows:
         interval = interval or defaults.station_intervals.get(
@@ -162,14 +166,15 @@ def check_stale(conn: sqlite3.Connection, at: int, defaults: Defaults) -> list[s
     return stale
 
 
-def check_seq_gaps(conn: sqlite3.Connection, at: int, grace_ms: int) -> int:
+def check_seq_gaps(conn: Connection, at: int, grace_ms: int) -> int:
     """Record holes in each station's seq that stayed open for grace_ms; return seqs missing.
 
     Holes are checked once, up to the highest seq received at least grace_ms ago (the
     checkpoint `stations.seq_checked`); a seq that arrives later closes nothing.
     """
     total = 0
-    for station, checked in conn.execute("SELECT id, seq_checked FROM stations").fetchall():
+    stations = conn.execute("SELECT id, seq_checked FROM stations ORDER BY id").fetchall()
+    for station, checked in stations:
         if checked is None:
             first = conn.execute(
                 "SELECT min(seq) FROM parcels WHERE station = ?", (station,)
@@ -186,7 +191,8 @@ def check_seq_gaps(conn: sqlite3.Connection, at: int, grace_ms: int) -> int:
         holes = conn.execute(
             "SELECT prev, seq, prev_ts, ts_ms FROM (SELECT seq, ts_ms,"
             " lag(seq, 1, ?) OVER w AS prev, lag(ts_ms, 1, ts_ms) OVER w AS prev_ts"
-            " FROM parcels WHERE station = ? AND seq > ? AND seq <= ? WINDOW w AS (ORDER BY seq))"
+            " FROM parcels WHERE station = ? AND seq > ? AND seq <= ?"
+            " WINDOW w AS (ORDER BY seq)) AS g"
             " WHERE seq > prev + 1",
             (checked, station, checked, upto),
         ).fetchall()

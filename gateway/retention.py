@@ -1,11 +1,15 @@
-"""Retention: delete parcels by age and by database size, in slices, on a schedule."""
+"""Retention: delete parcels by age and by database size, in slices, on a schedule.
+
+The size cap is for SQLite only: PostgreSQL keeps the space a DELETE frees for new rows
+instead of returning it, so its size would never come down (config refuses the cap there).
+"""
 
 import logging
 import math
-import sqlite3
 from dataclasses import dataclass
 
 from dockscan.config import GatewayConfig
+from gateway.db import Connection
 from gateway.store import transaction
 
 logger = logging.getLogger(__name__)
@@ -28,14 +32,14 @@ class Purged:
         return self
 
 
-def used_bytes(conn: sqlite3.Connection) -> int:
-    """Return the bytes of database pages in use (free pages not counted)."""
+def used_bytes(conn: Connection) -> int:
+    """Return the bytes of database pages in use (free pages not counted; SQLite only)."""
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     free = conn.execute("PRAGMA freelist_count").fetchone()[0]
     return (pages - free) * conn.execute("PRAGMA page_size").fetchone()[0]
 
 
-def _delete_parcels(conn: sqlite3.Connection, where: str, args: tuple, limit: int) -> int:
+def _delete_parcels(conn: Connection, where: str, args: tuple, limit: int) -> int:
     """Delete up to `limit` oldest parcels matching `where`, with their codes.
 
     Two set-based statements in the caller's transaction (both pick the same rows): a row at
@@ -47,9 +51,9 @@ def _delete_parcels(conn: sqlite3.Connection, where: str, args: tuple, limit: in
     return deleted.rowcount
 
 
-def _delete_dead_letters(conn: sqlite3.Connection, cutoff_ms: int | None, limit: int) -> int:
+def _delete_dead_letters(conn: Connection, cutoff_ms: int | None, limit: int) -> int:
     """Delete up to `limit` dead letters last received before cutoff (None: no cutoff)."""
-    where, args = "1", ()
+    where, args = "TRUE", ()
     if cutoff_ms is not None:  # rows written before schema 3 may lack last_ms
         where = "last_ms < ? OR (last_ms IS NULL AND received_ms < ?)"
         args = (cutoff_ms, cutoff_ms)
@@ -60,7 +64,7 @@ def _delete_dead_letters(conn: sqlite3.Connection, cutoff_ms: int | None, limit:
     ).rowcount
 
 
-def purge_by_age(conn: sqlite3.Connection, cutoff_ms: int, limit: int = SLICE_ROWS) -> Purged:
+def purge_by_age(conn: Connection, cutoff_ms: int, limit: int = SLICE_ROWS) -> Purged:
     """Delete parcels captured, dead letters last received and station events ended before cutoff.
 
     A dead letter its edge keeps re-sending stays (one row, see gateway/deadletters.py).
@@ -77,7 +81,7 @@ def purge_by_age(conn: sqlite3.Connection, cutoff_ms: int, limit: int = SLICE_RO
     return out
 
 
-def purge_by_size(conn: sqlite3.Connection, max_bytes: int, limit: int = SLICE_ROWS) -> Purged:
+def purge_by_size(conn: Connection, max_bytes: int, limit: int = SLICE_ROWS) -> Purged:
     """Delete the oldest parcels (and older dead letters) until the used size fits max_bytes."""
     out = Purged()
     excess = used_bytes(conn) - max_bytes
@@ -87,7 +91,7 @@ def purge_by_size(conn: sqlite3.Connection, max_bytes: int, limit: int = SLICE_R
         count = conn.execute("SELECT count(*) FROM parcels").fetchone()[0]
         if count:
             per_row = max(1, used_bytes(conn) // count)
-            out.parcels = _delete_parcels(conn, "1", (), min(limit, math.ceil(excess / per_row)))
+            out.parcels = _delete_parcels(conn, "TRUE", (), min(limit, math.ceil(excess / per_row)))
         oldest = conn.execute("SELECT min(ts_ms) FROM parcels").fetchone()[0]
         out.dead_letters = _delete_dead_letters(conn, oldest, limit)
     return out
@@ -101,7 +105,7 @@ class Retention:
         self.next_ms = 0
         self.run_total = Purged()
 
-    def step(self, conn: sqlite3.Connection, at: int) -> Purged | None:
+    def step(self, conn: Connection, at: int) -> Purged | None:
         """Delete one slice if retention is due; return what it deleted, None when not due."""
         if at < self.next_ms:
             return None
@@ -118,11 +122,12 @@ class Retention:
         self.next_ms = at + self.gw.retention_every_s * 1000
         if self.run_total != Purged():
             logger.info("retention deleted %s", self.run_total)
-            conn.execute("PRAGMA incremental_vacuum")
+            if conn.dialect == "sqlite":
+                conn.execute("PRAGMA incremental_vacuum")
         self.run_total = Purged()
         return done
 
-    def run_all(self, conn: sqlite3.Connection, at: int) -> Purged:
+    def run_all(self, conn: Connection, at: int) -> Purged:
         """Run retention to completion now (for the CLI and tests); return what was deleted."""
         self.next_ms, total = 0, Purged()
         while (done := self.step(conn, at)) is not None:

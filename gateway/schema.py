@@ -1,4 +1,8 @@
-"""The gateway's SQLite schema: the version-1 tables, later migrations, and how to apply them."""
+"""The gateway's SQLite schema: the version-1 tables, later migrations, and how to apply them.
+
+PostgreSQL stores are created at the current version by gateway/db/pg_schema.py; a migration
+added here needs its PostgreSQL twin there.
+"""
 
 import sqlite3
 
@@ -115,8 +119,116 @@ MIGRATIONS: dict[int, str] = {
     DROP INDEX IF EXISTS parcels_station_seq;
     CREATE INDEX parcels_station_seq ON parcels (station, seq, received_ms, ts_ms);
     """,
+    5: """
+    -- Several gateways share one store: each keeps its own counter rows (no two gateways
+    -- update the same row, so their commits never wait on each other), and `leases` says
+    -- which gateway runs the once-per-site duties (see gateway/lease.py).
+    CREATE TABLE counters_v5 (
+        gateway TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (gateway, name)
+    );
+    INSERT INTO counters_v5 (gateway, name, value) SELECT '', name, value FROM counters;
+    DROP TABLE counters;
+    ALTER TABLE counters_v5 RENAME TO counters;
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        since_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    """,
+    6: """
+    -- Manifests: the parcels expected on one inbound unit (a flight, a master air waybill, a
+    -- ULD or a bag), imported from carrier files (gateway/manifests/). One row per expected
+    -- parcel, keyed by its normalised tracking id (dockscan.codes.tracking_id, the same key a
+    -- scan of the label gives); a corrected file updates lines and keeps the values it replaced
+    -- in manifest_line_history. Every import run is kept in manifest_imports.
+    CREATE TABLE manifests (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,                  -- flight, mawb, uld, bag
+        reference TEXT NOT NULL,             -- the unit's id: the MAWB, ULD, bag, or flight+date
+        carrier TEXT,
+        flight TEXT,
+        flight_date TEXT,                    -- YYYY-MM-DD
+        mawb TEXT,                           -- NNN-NNNNNNNN, check digit verified
+        uld TEXT,
+        bag TEXT,
+        state TEXT NOT NULL DEFAULT 'open',  -- open, closed
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        source_name TEXT NOT NULL DEFAULT '', -- file name of the last import
+        sha256 TEXT NOT NULL DEFAULT '',      -- of the last imported file
+        closed_ms INTEGER
+    );
+    CREATE INDEX manifests_kind_reference ON manifests (kind, reference);
+    CREATE TABLE manifest_imports (
+        id INTEGER PRIMARY KEY,
+        manifest_id TEXT NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+        imported_ms INTEGER NOT NULL,
+        source_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        format TEXT NOT NULL,                -- csv, jsonl
+        lines INTEGER NOT NULL,              -- data lines read
+        inserted INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        removed INTEGER NOT NULL,            -- lines earlier imports had and this file lacks
+        rejected INTEGER NOT NULL
+    );
+    CREATE INDEX manifest_imports_manifest ON manifest_imports (manifest_id, imported_ms);
+    CREATE TABLE manifest_lines (
+        manifest_id TEXT NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+        tracking_id TEXT NOT NULL,           -- normalised
+        line_no INTEGER NOT NULL,            -- in the file last imported
+        tracking_raw TEXT NOT NULL,          -- as the file had it
+        tracking_kind TEXT NOT NULL,         -- upu_s10, sscc, ups_1z, carrier:NAME, unknown
+        declared_kg REAL,
+        hawb TEXT,
+        bag TEXT,
+        declared_value TEXT,                 -- decimal text, exact
+        currency TEXT,                       -- ISO 4217
+        ioss TEXT,                           -- IM + 10 digits
+        country TEXT,                        -- ISO 3166-1 alpha-2 destination
+        hs_code TEXT,
+        description TEXT,
+        import_id INTEGER NOT NULL,          -- the last import that listed the line
+        updated_ms INTEGER NOT NULL,
+        removed_ms INTEGER,                  -- set when a later file no longer lists it
+        PRIMARY KEY (manifest_id, tracking_id)
+    );
+    CREATE INDEX manifest_lines_tracking ON manifest_lines (tracking_id);
+    CREATE TABLE manifest_line_history (
+        id INTEGER PRIMARY KEY,
+        manifest_id TEXT NOT NULL,
+        tracking_id TEXT NOT NULL,
+        import_id INTEGER NOT NULL,          -- the import that replaced or removed these values
+        changed_ms INTEGER NOT NULL,
+        change TEXT NOT NULL,                -- updated, removed
+        line_no INTEGER NOT NULL,
+        tracking_raw TEXT NOT NULL,
+        declared_kg REAL,
+        hawb TEXT,
+        bag TEXT,
+        declared_value TEXT,
+        currency TEXT,
+        ioss TEXT,
+        country TEXT,
+        hs_code TEXT,
+        description TEXT,
+        updated_ms INTEGER NOT NULL          -- when the replaced values were written
+    );
+    CREATE INDEX manifest_line_history_line
+        ON manifest_line_history (manifest_id, tracking_id, changed_ms);
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+SET_VERSION_SQL = (
+    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -128,6 +240,15 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return version or 1  # version-1 databases were created before the version was recorded
 
 
+def check_version(old: int) -> None:
+    """Refuse a store written by a newer gateway."""
+    if old > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema is version {old}, newer than this gateway's {SCHEMA_VERSION}:"
+            " upgrade dockscan"
+        )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Create or upgrade the schema to SCHEMA_VERSION in one transaction; return the old version.
 
@@ -137,20 +258,13 @@ def migrate(conn: sqlite3.Connection) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         old = schema_version(conn)
-        if old > SCHEMA_VERSION:
-            raise StoreError(
-                f"database schema is version {old}, newer than this gateway's {SCHEMA_VERSION}:"
-                " upgrade dockscan"
-            )
+        check_version(old)
         steps = [DDL] if old == 0 else []
         steps += [MIGRATIONS[v] for v in range(max(old, 1) + 1, SCHEMA_VERSION + 1)]
         for script in steps:
             for statement in _statements(script):
                 conn.execute(statement)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        conn.execute(SET_VERSION_SQL, (str(SCHEMA_VERSION),))
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

@@ -14,7 +14,7 @@ from dockscan.errors import BrokerError
 from dockscan.events import GatewayStatus
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
-from dockscan.mqtt import is_v5, make_client, no_delay
+from dockscan.mqtt import is_v5, make_client, no_delay, rotate
 from dockscan.sockbuf import BufferedClient
 from dockscan.topics import Topics
 
@@ -70,14 +70,22 @@ def connect(
     client_id: str,
     cfg: SiteConfig,
     status_topic: str,
-    next_session: Callable[[], int],
+    next_session: Callable[[], int | None],
     stop: threading.Event,
 ) -> int | None:
-    """Connect with backoff until connected or stopped; return the new session number."""
+    """Connect with backoff until connected or stopped; return the new session number.
+
+    `next_session` returns None while the store cannot number the session (it is down): the
+    gateway then stays away from the broker, which keeps its persistent session meanwhile.
+    """
     rlog = RateLimitedLog(logger)
     delay = 0.5
     while not stop.is_set():
         session = next_session()
+        if session is None:
+            stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+            continue
         offline = status_payload(client_id, "offline", session)
         client.will_set(status_topic, offline, qos=1, retain=True)
         try:
@@ -85,7 +93,8 @@ def connect(
             no_delay(client)
             return session
         except OSError as exc:
-            rlog.warning("connect", "broker %s unreachable: %s", cfg.broker.url, exc)
+            rlog.warning("connect", "broker %s:%d unreachable: %s", client.host, client.port, exc)
+            rotate(client, cfg.broker)
             stop.wait(delay)
             delay = min(delay * 2, 10.0)
     return None

@@ -1,4 +1,4 @@
-"""The gateway store: open and migrate the SQLite file, write one batch per transaction."""
+"""The gateway store (SQLite or PostgreSQL): open and migrate it, write a batch per transaction."""
 
 import logging
 import sqlite3
@@ -7,40 +7,65 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import sqlite_utils
+import psycopg
 
-from dockscan.errors import StoreError
 from dockscan.events import ParcelEvent, StationStatus, Telemetry
 from dockscan.topics import Topics
 from gateway import deadletters, liveness
 from gateway.clock import epoch_ms, now_ms
+from gateway.db import Connection, is_postgres, open_store
+from gateway.db.sqlite import BUSY_TIMEOUT_MS
 from gateway.deadletters import DeadLetter, dead_letter
-from gateway.schema import migrate
 
 logger = logging.getLogger(__name__)
-BUSY_TIMEOUT_MS = 10_000
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-PARCEL_SQL = (
-    "INSERT OR IGNORE INTO parcels (event_id, site, station, dock, seq, ts_ms, received_ms,"
-    " committed_ms, outcome, barcode, weight_kg, flags, payload)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+PARCEL_COLUMNS = (
+    "event_id, site, station, dock, seq, ts_ms, received_ms, committed_ms, outcome, barcode,"
+    " weight_kg, flags, payload"
+)
+PARCEL_SQL = f"INSERT INTO parcels ({PARCEL_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+# PostgreSQL: one statement per batch over arrays; RETURNING names the rows this transaction
+# inserted, so two gateways storing the same event count it (and its codes) once.
+# The arrays go in binary (%b): as text, psycopg would quote every element in Python, which
+# cost the PostgreSQL gateway more than half its speed (bench/RESULTS.md).
+PG_PARCEL_SQL = (
+    f"INSERT INTO parcels ({PARCEL_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::text[],"
+    " %b::text[], %b::float8[], %b::text[], %b::text[]) ON CONFLICT DO NOTHING RETURNING event_id"
 )
 CODE_SQL = (
     "INSERT INTO parcel_codes (event_id, text, symbology, kind, check_ok) VALUES (?, ?, ?, ?, ?)"
 )
+PG_CODE_SQL = (
+    "INSERT INTO parcel_codes (event_id, text, symbology, kind, check_ok)"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::int[])"
+)
+NEW_STATION_SQL = "INSERT INTO stations (id, site, dock) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+LOCK_STATIONS_SQL = "SELECT id FROM stations WHERE id = ANY(?) ORDER BY id FOR UPDATE"
 STATION_SQL = (
-    "UPDATE stations SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?),"
-    " last_event_ms = max(coalesce(last_event_ms, 0), ?),"
-    " last_seq = max(coalesce(last_seq, -1), ?) WHERE id = ?"
+    "UPDATE stations SET last_seen_ms = greatest(coalesce(last_seen_ms, 0), ?),"
+    " last_event_ms = greatest(coalesce(last_event_ms, 0), ?),"
+    " last_seq = greatest(coalesce(last_seq, -1), ?) WHERE id = ?"
 )
 COUNTER_ADD_SQL = (
-    "INSERT INTO counters (name, value) VALUES (?, ?)"
-    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    "INSERT INTO counters (gateway, name, value) VALUES (?, ?, ?)"
+    " ON CONFLICT (gateway, name) DO UPDATE SET value = counters.value + excluded.value"
 )
-COUNTER_SET_SQL = "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)"
-# Errors caused by what a batch contains (not by the database being locked or full).
-DATA_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, ValueError)
+COUNTER_SET_SQL = (
+    "INSERT INTO counters (gateway, name, value) VALUES (?, ?, ?)"
+    " ON CONFLICT (gateway, name) DO UPDATE SET value = excluded.value"
+)
+META_SET_SQL = (
+    "INSERT INTO meta (key, value) VALUES (?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+# Errors caused by what a batch contains (not by the database being locked, full or down).
+DATA_ERRORS = (
+    sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, ValueError,
+    psycopg.errors.DataError, psycopg.errors.IntegrityError,
+)  # fmt: skip
 
 
 @dataclass
@@ -79,26 +104,18 @@ def primary_barcode(event: ParcelEvent) -> str | None:
     return event.barcodes[0].text if event.barcodes else None
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the store in WAL mode and migrate it to the current schema."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect on a new file
-        db = sqlite_utils.Database(conn)
-        db.enable_wal()
-        conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open the gateway database {path}: {exc}") from exc
-    return db
+def _flag(value: bool | None) -> int | None:
+    """Return a boolean as the 0/1 the INTEGER column holds (None stays None)."""
+    return None if value is None else int(value)
+
+
+def open_db(target: str | Path, password: str | None = None) -> Connection:
+    """Open (creating and migrating if needed) the store named by `gateway.database`."""
+    return open_store(str(target), password)
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def transaction(conn: Connection) -> Iterator[None]:
     """Run the block in one write transaction (BEGIN IMMEDIATE), rolling back on error."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -112,13 +129,21 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
 class Store:
     """The ingest side of the store; its connection belongs to the thread that created it."""
 
-    def __init__(self, path: str | Path, background_checkpoints: bool = False) -> None:
-        self.db = open_db(path)
-        self.conn = self.db.conn
+    def __init__(
+        self,
+        target: str | Path,
+        background_checkpoints: bool = False,
+        *,
+        gateway: str = "",
+        password: str | None = None,
+    ) -> None:
+        self.conn: Any = open_db(target, password)
+        self.gateway = gateway  # whose counter rows this store writes
+        self.postgres = is_postgres(str(target))
         self.checkpointer: Checkpointer | None = None
-        if background_checkpoints:
+        if background_checkpoints and not self.postgres:
             self.conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self.checkpointer = Checkpointer(path)
+            self.checkpointer = Checkpointer(target)
             self.checkpointer.start()
 
     def close(self) -> None:
@@ -137,8 +162,7 @@ class Store:
         """Create rows for configured stations (id, dock) that have none yet."""
         with transaction(self.conn):
             self.conn.executemany(
-                "INSERT OR IGNORE INTO stations (id, site, dock) VALUES (?, ?, ?)",
-                [(sid, site, dock) for sid, dock in stations],
+                NEW_STATION_SQL, sorted((sid, site, dock) for sid, dock in stations)
             )
 
     def write(self, batch: Batch, counts: dict[str, float] | None = None) -> Written:
@@ -146,6 +170,8 @@ class Store:
         out = Written()
         with transaction(self.conn):
             out.committed_ms = now_ms()
+            if self.postgres:
+                self._lock_stations(batch)
             if batch.dead:
                 out.dead, out.dead_repeated = deadletters.write(self.conn, batch.dead)
             if batch.parcels:
@@ -184,20 +210,30 @@ class Store:
         out.committed_ms = last.committed_ms
         return out
 
+    def _lock_stations(self, batch: Batch) -> None:
+        """PostgreSQL: create and lock the batch's stations in id order before anything else.
+
+        Gateways writing batches that touch the same stations then take turns instead of
+        deadlocking (parcels of one station with a status of another, and the reverse).
+        """
+        first: dict[str, tuple[str, str | None]] = {}
+        for event, _, _ in batch.parcels:
+            first.setdefault(event.station, (event.site, event.dock))
+        for signal, _ in batch.signals:
+            first.setdefault(signal.station, (signal.site, getattr(signal, "dock", None)))
+        if first:
+            ids = sorted(first)
+            self.conn.executemany(NEW_STATION_SQL, [(st, *first[st]) for st in ids])
+            self.conn.execute(LOCK_STATIONS_SQL, (ids,))
+
     def _write_parcels(self, parcels: list[tuple[ParcelEvent, bytes, int]], out: Written) -> None:
         """Insert the parcels not stored yet, with their codes, and note every id to ack."""
         unique = {event.event_id: (event, payload, rx) for event, payload, rx in parcels}
-        marks = ",".join("?" * len(unique))
-        known = {
-            row[0]
-            for row in self.conn.execute(
-                f"SELECT event_id FROM parcels WHERE event_id IN ({marks})", list(unique)
-            )
-        }
         rows: list[tuple] = []
         codes: list[tuple] = []
         seen: dict[str, list] = {}  # station -> [site, dock, last received, last ts, last seq]
-        for event_id, (event, payload, received) in unique.items():
+        for event_id in sorted(unique):  # one lock order for every gateway: no deadlocks
+            event, payload, received = unique[event_id]
             ts = epoch_ms(event.ts)
             out.ids.setdefault((event.site, event.station), []).append(event_id)
             last = seen.setdefault(event.station, [event.site, event.dock, 0, 0, -1])
@@ -206,8 +242,6 @@ class Store:
                 max(last[3], ts),
                 max(last[4], event.seq),
             )
-            if event_id in known:
-                continue
             weight = event.weight.value if event.weight else None
             rows.append(
                 (event_id, event.site, event.station, event.dock, event.seq, ts, received,
@@ -215,17 +249,38 @@ class Store:
                  ",".join(event.flags), payload.decode())
             )  # fmt: skip
             codes.extend(
-                (event_id, c.text, c.symbology, c.kind, c.check_ok) for c in event.barcodes
+                (event_id, c.text, c.symbology, c.kind, _flag(c.check_ok)) for c in event.barcodes
             )
+        stations = sorted(seen.items())
+        self.conn.executemany(NEW_STATION_SQL, [(st, v[0], v[1]) for st, v in stations])
+        self.conn.executemany(STATION_SQL, [(v[2], v[3], v[4], st) for st, v in stations])
+        insert = self._insert_pg if self.postgres else self._insert_sqlite
+        new = insert(rows, codes)
+        out.inserted = new
+        out.duplicates = len(parcels) - new
+
+    def _insert_sqlite(self, rows: list[tuple], codes: list[tuple]) -> int:
+        """Insert the rows not stored yet (the only writer: a lookup tells which are new)."""
+        marks = ",".join("?" * len(rows))
+        known = {
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT event_id FROM parcels WHERE event_id IN ({marks})", [r[0] for r in rows]
+            )
+        }
+        rows = [r for r in rows if r[0] not in known]
         self.conn.executemany(PARCEL_SQL, rows)
-        self.conn.executemany(CODE_SQL, codes)
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO stations (id, site, dock) VALUES (?, ?, ?)",
-            [(st, v[0], v[1]) for st, v in seen.items()],
-        )
-        self.conn.executemany(STATION_SQL, [(v[2], v[3], v[4], st) for st, v in seen.items()])
-        out.inserted = len(rows)
-        out.duplicates = len(parcels) - len(rows)
+        self.conn.executemany(CODE_SQL, [c for c in codes if c[0] not in known])
+        return len(rows)
+
+    def _insert_pg(self, rows: list[tuple], codes: list[tuple]) -> int:
+        """Insert the rows in one array statement; codes only for the rows it inserted."""
+        columns = [list(col) for col in zip(*rows, strict=True)]
+        inserted = {r[0] for r in self.conn.execute(PG_PARCEL_SQL, columns).fetchall()}
+        codes = [c for c in codes if c[0] in inserted]
+        if codes:
+            self.conn.execute(PG_CODE_SQL, [list(col) for col in zip(*codes, strict=True)])
+        return len(inserted)
 
     def _count(self, batch: Batch, out: Written, extra: dict[str, float]) -> None:
         """Add this batch (and `extra`) to the counters table that /metrics reads."""
@@ -244,14 +299,18 @@ class Store:
             for le in LATENCY_BUCKETS:
                 add[f"ingest_latency_seconds_bucket:{le:g}"] = sum(1 for w in waits if w <= le)
             add["ingest_latency_seconds_bucket:+Inf"] = len(waits)
-        self.conn.executemany(COUNTER_ADD_SQL, [(k, v) for k, v in add.items() if v])
-        self.conn.execute(COUNTER_SET_SQL, ("heartbeat_ms", out.committed_ms))
+        gw = self.gateway
+        self.conn.executemany(COUNTER_ADD_SQL, [(gw, k, v) for k, v in sorted(add.items()) if v])
+        self.conn.execute(COUNTER_SET_SQL, (gw, "heartbeat_ms", out.committed_ms))
 
     def add_counters(self, add: dict[str, float], absolute: dict[str, float]) -> None:
         """Add to and set counters outside a batch (acks sent, heartbeat, connection state)."""
+        gw = self.gateway
         with transaction(self.conn):
-            self.conn.executemany(COUNTER_ADD_SQL, [(k, v) for k, v in add.items() if v])
-            self.conn.executemany(COUNTER_SET_SQL, list(absolute.items()))
+            self.conn.executemany(
+                COUNTER_ADD_SQL, [(gw, k, v) for k, v in sorted(add.items()) if v]
+            )
+            self.conn.executemany(COUNTER_SET_SQL, [(gw, k, v) for k, v in absolute.items()])
 
     def next_session(self, client_id: str) -> int:
         """Return this gateway client's next session number (+1 per connect, kept in meta)."""
@@ -259,14 +318,19 @@ class Store:
         with transaction(self.conn):
             row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             session = int(row[0]) + 1 if row else 1
-            self.conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(session))
-            )
+            self.conn.execute(META_SET_SQL, (key, str(session)))
         return session
 
     def check_liveness(self, defaults: liveness.Defaults, gap_grace_ms: int | None) -> None:
-        """Mark silent stations stale and, when gap_grace_ms is given, record seq gaps."""
+        """Mark silent stations stale and, when gap_grace_ms is given, record seq gaps.
+
+        PostgreSQL: every station row is locked first, in id order, as batches lock theirs
+        (the stale pass and the gap pass would otherwise each lock in id order, one after
+        the other, and deadlock with a batch holding one station and waiting for another).
+        """
         with transaction(self.conn):
+            if self.postgres:
+                self.conn.execute("SELECT id FROM stations ORDER BY id FOR UPDATE")
             at = now_ms()
             liveness.check_stale(self.conn, at, defaults)
             if gap_grace_ms is not None:

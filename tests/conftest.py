@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Mosquitto per test that needs one."""
+"""Shared fixtures: a private Mosquitto per test that needs one, a private PostgreSQL, chromium."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +8,10 @@ from playwright.sync_api import Browser
 
 from tests.browser import chromium
 from tests.support.broker import Mosquitto
+from tests.support.postgres import Postgres
+from tests.support.stores import new_store
+
+BACKENDS = ("sqlite", "postgres")
 
 
 @pytest.fixture
@@ -23,3 +27,17 @@ def chromium_browser() -> Iterator[Browser]:
     """One headless chromium for every browser test of the session (Playwright allows one)."""
     with chromium() as browser:
         yield browser
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Postgres]:
+    """One private PostgreSQL for the session (initdb in a temporary folder, a free port)."""
+    server = Postgres().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A `gateway.database` value for each backend: a new SQLite path or a new PG database."""
+    yield from new_store(request, tmp_path / "gateway.db", request.param)

@@ -27,7 +27,7 @@ port = "/dev/ttyUSB0"
 
 @pytest.mark.parametrize("name", ["dockscan.example.toml", "demo.toml"])
 def test_shipped_configs_are_valid(name: str) -> None:
-    cfg = load_config(REPO / "config" / name)
+    cfg = load_config(REPO / "dockscan" / "configs" / name)
     assert cfg.site.id == "LGG"
 
 
@@ -90,7 +90,9 @@ def test_broker_url_and_credentials_from_environment(
 
 def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
-    ok = runner.invoke(cli, ["check-config", str(REPO / "config" / "dockscan.example.toml")])
+    ok = runner.invoke(
+        cli, ["check-config", str(REPO / "dockscan" / "configs" / "dockscan.example.toml")]
+    )
     assert ok.exit_code == 0, ok.output
     assert "ok (site LGG, 1 stations, 3 devices)" in ok.output
     bad = tmp_path / "bad.toml"
@@ -99,3 +101,35 @@ def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"error: {bad}: stations[0].devices[0].port:" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("broker", "key", "reason"),
+    [
+        ('urls = ["mqtt://a:1883", "mqtts://b:8883"]', "broker.urls", "same scheme"),
+        ('urls = ["mqtt://a:1883", "http://b"]', "broker.urls", "mqtt://host:1883"),
+        ('transport = "nats"\nnats_urls = ["nats://a:4222"]', "broker.transport", "3.1.1"),
+        ('protocol = "3.1.1"\ntransport = "nats"', "broker.nats_urls", "required"),
+        ('protocol = "3.1.1"\ntransport = "nats"\nnats_urls = ["a:4222"]', "broker.nats_urls",
+         "nats://host:4222"),
+    ],
+)  # fmt: skip
+def test_broker_tier_errors_name_key_and_file(
+    tmp_path: Path, broker: str, key: str, reason: str
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(f'[site]\nid = "LGG"\n[broker]\n{broker}\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and key in str(err.value) and reason in str(err.value)
+
+
+def test_broker_urls_list_the_failover_nodes(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(
+        '[site]\nid = "LGG"\n[broker]\nurls = ["mqtt://n1:1883", "mqtt://n2"]\n'
+        'protocol = "3.1.1"\ntransport = "nats"\nnats_urls = ["nats://n1:4222"]\n'
+    )
+    broker = load_config(path).broker
+    assert broker.endpoints == [("n1", 1883), ("n2", 1883)]
+    assert (broker.host, broker.port, broker.tls) == ("n1", 1883, False)

@@ -31,9 +31,19 @@ class FrameSource(Protocol):
         """Release the source."""
 
 
+def video_device(spec: str) -> str | None:
+    """Return the /dev/videoN path a source names (an index, the node or a udev symlink to it)."""
+    if spec.isdigit():
+        return f"/dev/video{spec}"
+    if urlparse(spec).scheme.lower() in URL_SCHEMES:
+        return None
+    path = os.path.realpath(spec) if os.path.islink(spec) else spec
+    return path if re.fullmatch(r"/dev/video\d+", path) else None
+
+
 def source_kind(spec: str) -> str:
     """Classify a configured source: device, url, folder or file."""
-    if spec.isdigit() or re.fullmatch(r"/dev/video\d+", spec):
+    if video_device(spec):
         return "device"
     if urlparse(spec).scheme.lower() in URL_SCHEMES:
         return "url"
@@ -92,9 +102,10 @@ class CaptureSource:
             int(timeout_s * 1000),
         ]
         if kind == "device":
-            path = spec if spec.startswith("/dev/") else f"/dev/video{spec}"
+            path = video_device(spec) or spec
             if not os.path.exists(path):
-                raise DeviceError(f"no such video device {path}")
+                named = "" if path == spec else f" (from {spec})"
+                raise DeviceError(f"no such video device {path}{named}")
             index = int(path.removeprefix("/dev/video"))
             self.cap = cv2.VideoCapture(index, cv2.CAP_V4L2, timeouts)
         elif kind == "file":

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -69,6 +70,7 @@ def create_app(cfg: SiteConfig | None = None, test_config: dict | None = None) -
         SSE_MAX_STREAMS=8,
         PAGE_THREADS=4,
         HEALTH_MAX_HEARTBEAT_S=10.0,
+        STORE_DOWN_REFRESH_S=5,
         COMMAND_TIMEOUT_S=5.0,
         PAGE_SIZE=50,
         CSV_MAX_ROWS=100_000,
@@ -79,7 +81,7 @@ def create_app(cfg: SiteConfig | None = None, test_config: dict | None = None) -
         app.config.update(test_config)
     app.extensions["dockscan"] = WebState(
         cfg=cfg,
-        db=Database(app.config["DATABASE"]),
+        db=Database(app.config["DATABASE"], password=cfg.gateway.database_password()),
         zone=ZoneInfo(cfg.site.timezone),
         board=BoardCache(ZoneInfo(cfg.site.timezone), app.config["BOARD_CACHE_MS"]),
         publisher=CommandPublisher(cfg, app.config["COMMAND_TIMEOUT_S"]),
@@ -122,6 +124,7 @@ def _register(app: Flask) -> None:
 
     @app.errorhandler(StoreError)
     @app.errorhandler(sqlite3.Error)
+    @app.errorhandler(psycopg.OperationalError)
     def _store_down(exc: Exception) -> tuple[Any, int]:
         app.logger.warning("store unavailable: %s", exc)
         return _error(503, f"the gateway database is not available: {exc}")

@@ -1,15 +1,28 @@
-"""The JSON API: stations, parcels (cursor pagination) and single parcels."""
+"""The JSON API: the site's gateways, stations, parcels (cursor pagination), single parcels."""
 
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request
 
 from gateway.web import web
+from gateway.web.board import site_status
 from gateway.web.parcels import load_detail, row_to_api, run_search
 from gateway.web.search import BadQuery, parse_limit
 from gateway.web.stations import last_24h, station_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.route("/site")
+def site() -> Any:
+    """Return who holds the site duty lease and every gateway's heartbeat and broker state."""
+    status = site_status(web().db.conn())
+    return {
+        "site": web().cfg.site.id,
+        "leader": status.leader,
+        "lease": status.lease_json(),
+        "gateways": status.gateways_json(),
+    }
 
 
 @bp.route("/stations")

@@ -1,4 +1,8 @@
-"""Server-sent events: tell open boards when a parcel is stored or a station row changes."""
+"""Server-sent events: tell open boards when the store's data changes or the store is down.
+
+`board`: a parcel was stored, a station row or the site's gateways (leader, heartbeats) changed;
+`store`: the store cannot be read (data "down: <reason>").
+"""
 
 import logging
 import time
@@ -7,22 +11,30 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app
 
-from gateway.web import queries, web
+from gateway.web import queries, site, web
+from gateway.web.db import STORE_DOWN, problem
+from gateway.web.formatting import now_ms
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
 
 
-def _changes(state: Any, poll_s: float, max_s: float) -> Iterator[str]:
-    """Yield a 'board' event whenever the store's change marker moves; end after max_s."""
+def _changes(state: Any, poll_s: float, max_s: float, limit_s: float) -> Iterator[str]:
+    """Yield 'board' when the marker moves, 'store' when the store goes down; end after max_s."""
     yield "retry: 1000\n\n"
     last = None
     deadline = time.monotonic() + max_s
     while time.monotonic() < deadline:
-        marker = queries.change_marker(state.db.conn())
+        try:
+            conn = state.db.conn()
+            marker = (queries.change_marker(conn), site.read(conn, limit_s, now_ms()).key())
+            event, data = "board", str(marker[0][0])
+        except STORE_DOWN as exc:
+            marker = ("down", problem(exc))
+            event, data = "store", f"down: {marker[1]}"
         if marker != last:
             last = marker
-            yield f"event: board\ndata: {marker[0] or 0}\n\n"
+            yield f"event: {event}\ndata: {data}\n\n"
         else:
             yield ": idle\n\n"  # a write to a closed socket ends the stream promptly
         time.sleep(poll_s)
@@ -34,7 +46,10 @@ def board() -> Any:
     state = web()
     if not state.streams.acquire(blocking=False):
         return {"error": "too many live boards open; retry later"}, 503, {"Retry-After": "10"}
-    stream = _changes(state, current_app.config["SSE_POLL_S"], current_app.config["SSE_MAX_S"])
+    config = current_app.config
+    stream = _changes(
+        state, config["SSE_POLL_S"], config["SSE_MAX_S"], config["HEALTH_MAX_HEARTBEAT_S"]
+    )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     response = Response(stream, mimetype="text/event-stream", headers=headers)
     response.call_on_close(state.streams.release)

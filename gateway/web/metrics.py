@@ -1,11 +1,13 @@
 """Prometheus metrics (text format 0.0.4, written by hand) and the /healthz probe."""
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response, current_app
 
-from gateway.web import queries, web
+from gateway.web import queries, site, web
+from gateway.web.db import problem
 from gateway.web.formatting import now_ms
 
 bp = Blueprint("metrics", __name__)
@@ -21,6 +23,7 @@ COUNTERS = (
 )
 STATES = ("online", "offline", "stale", "unknown")
 TABLE_COUNT_TTL_MS = 10_000
+UNKNOWN = "unknown: the store is down"
 
 
 def _label(value: str) -> str:
@@ -28,10 +31,22 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _number(value: float) -> str:
+    """Render a sample value exactly: whole numbers as integers, others round-trip (repr)."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
 def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> str:
     """Render one metric family: HELP, TYPE and its samples (suffix+labels, value)."""
     lines = [f"# HELP dockscan_{name} {help_text}", f"# TYPE dockscan_{name} {kind}"]
-    lines += [f"dockscan_{name}{labels} {value:g}" for labels, value in samples]
+    lines += [f"dockscan_{name}{labels} {_number(value)}" for labels, value in samples]
     return "\n".join(lines)
 
 
@@ -67,10 +82,29 @@ def render_metrics() -> str:
         ("_sum", counters.get("ingest_latency_seconds_sum", 0.0)),
         ("_count", counters.get("ingest_latency_seconds_count", 0.0)),
     ]
-    parts.append(_family("ingest_latency_seconds", "histogram", "Edge capture to commit.", buckets))
+    help_text = "Gateway arrival to commit."
+    parts.append(_family("ingest_latency_seconds", "histogram", help_text, buckets))
+    status = site.read(conn, current_app.config["HEALTH_MAX_HEARTBEAT_S"], now_ms())
     parts.append(
-        _family("broker_connected", "gauge", "1 while the ingest is connected to the broker.",
-                [("", counters.get("broker_connected", 0.0))])
+        _family("broker_connected", "gauge",
+                "1 while a gateway with a fresh heartbeat is connected to the broker.",
+                [("", float(status.broker_ok))])
+    )  # fmt: skip
+    parts.append(
+        _family("gateway_broker_connected", "gauge",
+                "1 while this gateway's heartbeat is fresh and it is connected to the broker.",
+                [(f'{{gateway="{_label(g.id)}"}}', float(g.connected)) for g in status.gateways])
+    )  # fmt: skip
+    parts.append(
+        _family("gateway_heartbeat_age_seconds", "gauge",
+                "Seconds since this gateway's ingest loop last ran.",
+                [(f'{{gateway="{_label(g.id)}"}}', g.age_s) for g in status.gateways
+                 if g.age_s is not None])
+    )  # fmt: skip
+    parts.append(
+        _family("site_leader", "gauge", "1 for the gateway holding a live site duty lease.",
+                [(f'{{gateway="{_label(status.leader)}"}}', 1.0)]
+                if status.lease and status.lease.live else [])
     )  # fmt: skip
     heartbeat = counters.get("heartbeat_ms")
     age = (now_ms() - heartbeat) / 1000 if heartbeat else -1
@@ -84,7 +118,8 @@ def render_metrics() -> str:
                 [(f'{{table="{t}"}}', n) for t, n in tables.items()])
     )  # fmt: skip
     parts.append(
-        _family("database_size_bytes", "gauge", "Store file plus WAL on disk.",
+        _family("database_size_bytes", "gauge",
+                "Store size on disk (SQLite: file plus WAL; PostgreSQL: pg_database_size).",
                 [("", state.db.size_bytes())])
     )  # fmt: skip
     stations = state.board.get(conn, state.cfg)
@@ -113,22 +148,26 @@ def metrics() -> Response:
 
 @bp.route("/healthz")
 def healthz() -> Any:
-    """Answer 200 when the store is readable, the ingest is connected and its heartbeat fresh."""
+    """Answer 200 when the store is readable and a fresh gateway is connected to the broker."""
+    # checks.store: "ok" or "down: <reason>" (checks.database, kept for old probes, says the
+    # same as "unreadable: <reason>"); checks.leader: the duty lease holder, or "none" /
+    # "expired" (shown, not a failure); gateways: each one's heartbeat age and broker state.
     checks: dict[str, Any] = {}
+    status = None
     try:
-        counters = queries.counters(web().db.conn())
-        checks["database"] = "ok"
+        status = site.read(web().db.conn(), current_app.config["HEALTH_MAX_HEARTBEAT_S"], now_ms())
     except Exception as exc:  # any failure to read is a failed check
-        counters = {}
-        checks["database"] = f"unreadable: {exc}"
-    checks["broker"] = "connected" if counters.get("broker_connected") == 1 else "disconnected"
-    heartbeat = counters.get("heartbeat_ms")
-    limit = current_app.config["HEALTH_MAX_HEARTBEAT_S"]
-    if heartbeat is None:
-        checks["ingest"] = "no heartbeat yet"
-    else:
-        age = (now_ms() - heartbeat) / 1000
-        fresh = -limit <= age <= limit  # far in the future is as wrong as too old
-        checks["ingest"] = "ok" if fresh else f"heartbeat {age:.0f} s old (limit {limit} s)"
-    ok = checks["database"] == "ok" and checks["broker"] == "connected" and checks["ingest"] == "ok"
-    return {"status": "ok" if ok else "failing", "checks": checks}, (200 if ok else 503)
+        reason = problem(exc)
+        checks.update(database=f"unreadable: {reason}", store=f"down: {reason}")
+        checks.update(broker=UNKNOWN, ingest=UNKNOWN, leader=UNKNOWN)
+    if status is not None:
+        checks.update(database="ok", store="ok", leader=status.leader)
+        checks["broker"] = "connected" if status.broker_ok else "disconnected"
+        checks["ingest"] = status.ingest_check()
+    ok = status is not None and status.broker_ok and status.ingest_ok
+    body = {
+        "status": "ok" if ok else "failing",
+        "checks": checks,
+        "gateways": status.gateways_json() if status else {},
+    }
+    return body, (200 if ok else 503)

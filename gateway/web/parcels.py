@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,7 @@ CSV_COLUMNS = (
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def row_to_api(row: sqlite3.Row) -> dict[str, Any]:
+def row_to_api(row: Any) -> dict[str, Any]:
     """Return a stored parcel row as the API shows it."""
     return {
         "event_id": row["event_id"],
@@ -41,7 +40,7 @@ def row_to_api(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def load_detail(conn: sqlite3.Connection, event_id: str) -> dict[str, Any] | None:
+def load_detail(conn: queries.Conn, event_id: str) -> dict[str, Any] | None:
     """Return a parcel's stored fields, its event payload and its codes, or None."""
     if not is_event_id(event_id):
         return None
@@ -62,7 +61,7 @@ def load_detail(conn: sqlite3.Connection, event_id: str) -> dict[str, Any] | Non
     }
 
 
-def run_search(limit: int) -> tuple[queries.ParcelFilter, list[sqlite3.Row], str | None]:
+def run_search(limit: int) -> tuple[queries.ParcelFilter, list, str | None]:
     """Run the search in the request's query string; return filter, rows and the next cursor."""
     flt = parse_filter(request.args, web().zone)
     rows = queries.search_parcels(web().db.conn(), flt, limit + 1)

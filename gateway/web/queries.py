@@ -1,11 +1,15 @@
-"""Every SQL statement the web UI runs.
+"""Every SQL statement the web UI runs, on SQLite or PostgreSQL.
 
 Each one reads an index range bounded by station, code, outcome, time or rowid; only the row
 counts for /metrics walk a whole index (and metrics.py reuses them for 10 s).
 """
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
+
+Conn = Any  # a gateway.db connection: SQLite (sqlite3.Row rows) or PostgreSQL (same access)
+# Counters every gateway keeps in its own rows: totals add up, these take the freshest/best.
+MAX_COUNTERS = ("heartbeat_ms", "broker_connected")
 
 PROBLEM_OUTCOMES = ("NO_READ", "NO_WEIGHT", "INVALID_CODE")
 PARCEL_COLUMNS = (
@@ -32,10 +36,15 @@ class ParcelFilter:
     after: tuple[int, str] | None = None  # cursor: (ts_ms, event_id) of the last row seen
 
 
-def stations_with_last_hour(
-    conn: sqlite3.Connection, hour_ms: int, station: str | None = None
-) -> list[sqlite3.Row]:
+def unmatchable(conn: Conn, text: str) -> bool:
+    """Return whether no stored text can match `text` (PostgreSQL text holds no NUL)."""
+    return conn.dialect == "postgresql" and "\x00" in text
+
+
+def stations_with_last_hour(conn: Conn, hour_ms: int, station: str | None = None) -> list:
     """Return station rows with their parcel count since hour_ms (index-only counts)."""
+    if station and unmatchable(conn, station):
+        return []
     where = "WHERE s.id = :station" if station else ""
     sql = f"""
         SELECT {STATION_COLUMNS},
@@ -44,7 +53,7 @@ def stations_with_last_hour(
     return conn.execute(sql, {"hour": hour_ms, "station": station}).fetchall()
 
 
-def counts_since(conn: sqlite3.Connection, since_ms: int) -> list[tuple[str, int]]:
+def counts_since(conn: Conn, since_ms: int) -> list[tuple[str, int]]:
     """Return (station, parcels since since_ms) for every station with parcels (index-only).
 
     The stations are found by jumping through an index on station one station at a time,
@@ -61,12 +70,12 @@ def counts_since(conn: sqlite3.Connection, since_ms: int) -> list[tuple[str, int
     return [(station, n) for station, n in conn.execute(sql, (since_ms,)) if n]
 
 
-def max_parcel_rowid(conn: sqlite3.Connection) -> int:
+def max_parcel_rowid(conn: Conn) -> int:
     """Return the highest parcel rowid (0 for an empty table)."""
     return conn.execute("SELECT coalesce(max(rowid), 0) FROM parcels").fetchone()[0]
 
 
-def parcels_after_rowid(conn: sqlite3.Connection, rowid: int, limit: int) -> list:
+def parcels_after_rowid(conn: Conn, rowid: int, limit: int) -> list:
     """Return (rowid, station, outcome, ts_ms) of parcels stored after `rowid`, in order."""
     sql = (
         "SELECT rowid, station, outcome, ts_ms FROM parcels WHERE rowid > ? ORDER BY rowid LIMIT ?"
@@ -74,11 +83,14 @@ def parcels_after_rowid(conn: sqlite3.Connection, rowid: int, limit: int) -> lis
     return conn.execute(sql, (rowid, limit)).fetchall()
 
 
-def problem_counts(conn: sqlite3.Connection, day_ms: int) -> dict[str, dict[str, int]]:
+def problem_counts(conn: Conn, day_ms: int) -> dict[str, dict[str, int]]:
     """Return {station: {outcome: count}} of no-read/no-weight/invalid-code parcels since day_ms."""
     marks = ",".join("?" * len(PROBLEM_OUTCOMES))
-    sql = (  # walk only the problem outcomes' (outcome, ts_ms) ranges
-        "SELECT station, outcome, count(*) FROM parcels INDEXED BY parcels_outcome_ts"
+    # SQLite: walk only the problem outcomes' (outcome, ts_ms) ranges (its planner needs
+    # telling); PostgreSQL's planner picks that index by itself.
+    hint = " INDEXED BY parcels_outcome_ts" if conn.dialect == "sqlite" else ""
+    sql = (
+        f"SELECT station, outcome, count(*) FROM parcels{hint}"
         f" WHERE outcome IN ({marks}) AND ts_ms >= ? GROUP BY station, outcome"
     )
     out: dict[str, dict[str, int]] = {}
@@ -87,22 +99,33 @@ def problem_counts(conn: sqlite3.Connection, day_ms: int) -> dict[str, dict[str,
     return out
 
 
-def station_ids(conn: sqlite3.Connection) -> list[str]:
+def station_ids(conn: Conn) -> list[str]:
     """Return the ids of every station the store knows."""
     return [r[0] for r in conn.execute("SELECT id FROM stations ORDER BY id")]
 
 
-def change_marker(conn: sqlite3.Connection) -> tuple:
+def change_marker(conn: Conn) -> tuple:
     """Return a cheap value that changes whenever a parcel is stored or a station row changes."""
-    last_rowid = conn.execute("SELECT max(rowid) FROM parcels").fetchone()[0]
+    # The count of stored parcels, summed over the gateways, goes up in the same transaction
+    # as the rows. Rows written by other means (an import, a restore) do not move it: SQLite
+    # adds its highest rowid, which sees them all; PostgreSQL, whose rows commit out of any
+    # sequence's order, adds the newest capture time (an index-only look at parcels_ts), which
+    # sees every current parcel though not a late replay of an old one.
+    (stored,) = conn.execute(
+        "SELECT coalesce(sum(value), 0) FROM counters WHERE name = 'events_ingested_total'"
+    ).fetchone()
+    if conn.dialect == "sqlite":
+        newest = max_parcel_rowid(conn)
+    else:
+        newest = conn.execute("SELECT coalesce(max(ts_ms), 0) FROM parcels").fetchone()[0]
     rows = conn.execute(
         "SELECT id, state, session, state_since_ms, last_seen_ms, last_event_ms, outbox_depth,"
         " devices FROM stations ORDER BY id"
     ).fetchall()
-    return (last_rowid, hash(tuple(tuple(r) for r in rows)))
+    return (int(stored), newest, hash(tuple(tuple(r) for r in rows)))
 
 
-def hourly_counts(conn: sqlite3.Connection, station: str, start_ms: int, hours: int) -> list[int]:
+def hourly_counts(conn: Conn, station: str, start_ms: int, hours: int) -> list[int]:
     """Return parcel counts per hour for `hours` hours from start_ms (index-only)."""
     counts = [0] * hours
     sql = (
@@ -115,7 +138,7 @@ def hourly_counts(conn: sqlite3.Connection, station: str, start_ms: int, hours: 
     return counts
 
 
-def recent_parcels(conn: sqlite3.Connection, station: str, limit: int = 50) -> list[sqlite3.Row]:
+def recent_parcels(conn: Conn, station: str, limit: int = 50) -> list:
     """Return a station's latest parcels, newest first."""
     sql = (
         f"SELECT {PARCEL_COLUMNS} FROM parcels p WHERE p.station = ? ORDER BY p.ts_ms DESC LIMIT ?"
@@ -123,7 +146,7 @@ def recent_parcels(conn: sqlite3.Connection, station: str, limit: int = 50) -> l
     return conn.execute(sql, (station, limit)).fetchall()
 
 
-def station_faults(conn: sqlite3.Connection, station: str, limit: int = 50) -> list[sqlite3.Row]:
+def station_faults(conn: Conn, station: str, limit: int = 50) -> list:
     """Return a station's state and device intervals (open ones have end_ms NULL), newest first."""
     sql = (
         "SELECT id, kind, device, state, reason, start_ms, end_ms FROM station_events"
@@ -132,7 +155,7 @@ def station_faults(conn: sqlite3.Connection, station: str, limit: int = 50) -> l
     return conn.execute(sql, (station, limit)).fetchall()
 
 
-def dead_letters(conn: sqlite3.Connection, station: str, limit: int = 20) -> list[sqlite3.Row]:
+def dead_letters(conn: Conn, station: str, limit: int = 20) -> list:
     """Return a station's latest dead letters with the first bytes of each payload."""
     sql = (
         "SELECT id, received_ms, coalesce(last_ms, received_ms) AS last_ms, repeats, topic,"
@@ -142,13 +165,24 @@ def dead_letters(conn: sqlite3.Connection, station: str, limit: int = 20) -> lis
     return conn.execute(sql, (station, limit)).fetchall()
 
 
-def _prefix_end(prefix: str) -> str:
-    """Return the smallest string greater than every string starting with prefix."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _prefix_end(prefix: str) -> str | None:
+    """Return the least string above every string starting with prefix (None: there is none)."""
+    # Code point order, which byte-wise UTF-8 (COLLATE "C") agrees with; the next code point
+    # skips the surrogates, which no stored text holds and no parameter can carry.
+    while prefix:
+        following = ord(prefix[-1]) + 1
+        if 0xD800 <= following <= 0xDFFF:
+            following = 0xE000
+        if following <= 0x10FFFF:
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return None
 
 
-def search_parcels(conn: sqlite3.Connection, flt: ParcelFilter, limit: int) -> list[sqlite3.Row]:
+def search_parcels(conn: Conn, flt: ParcelFilter, limit: int) -> list:
     """Return parcels matching the filter, newest first, at most `limit`."""
+    if unmatchable(conn, flt.barcode):
+        return []
     where: list[str] = []
     params: dict = {"limit": limit}
     source = "parcels p"
@@ -156,8 +190,11 @@ def search_parcels(conn: sqlite3.Connection, flt: ParcelFilter, limit: int) -> l
         source = "parcel_codes c CROSS JOIN parcels p"
         where.append("p.event_id = c.event_id")
         if flt.prefix:
-            where.append("c.text >= :lo AND c.text < :hi")
-            params.update(lo=flt.barcode, hi=_prefix_end(flt.barcode))
+            where.append("c.text >= :lo")
+            params["lo"] = flt.barcode
+            if (end := _prefix_end(flt.barcode)) is not None:
+                where.append("c.text < :hi")
+                params["hi"] = end
         else:
             where.append("c.text = :code")
             params["code"] = flt.barcode
@@ -184,30 +221,47 @@ def search_parcels(conn: sqlite3.Connection, flt: ParcelFilter, limit: int) -> l
     return conn.execute(sql, params).fetchall()
 
 
-def parcel(conn: sqlite3.Connection, event_id: str) -> sqlite3.Row | None:
+def parcel(conn: Conn, event_id: str) -> Any:
     """Return one stored parcel with its payload, or None."""
     sql = f"SELECT {PARCEL_COLUMNS}, p.payload FROM parcels p WHERE p.event_id = ?"
     return conn.execute(sql, (event_id,)).fetchone()
 
 
-def parcel_codes(conn: sqlite3.Connection, event_id: str) -> list[sqlite3.Row]:
+def parcel_codes(conn: Conn, event_id: str) -> list:
     """Return every code stored for a parcel."""
     sql = "SELECT text, symbology, kind, check_ok FROM parcel_codes WHERE event_id = ?"
     return conn.execute(sql, (event_id,)).fetchall()
 
 
-def counters(conn: sqlite3.Connection) -> dict[str, float]:
-    """Return the ingest counters as {name: value}."""
-    return dict(conn.execute("SELECT name, value FROM counters").fetchall())
+def counters(conn: Conn) -> dict[str, float]:
+    """Return the ingest counters as {name: value}: totals over every gateway, else the max."""
+    out: dict[str, float] = {}
+    for name, total, top in conn.execute(
+        "SELECT name, sum(value), max(value) FROM counters GROUP BY name"
+    ):
+        out[name] = top if name in MAX_COUNTERS else total
+    return out
 
 
-def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def gateway_counters(conn: Conn, names: tuple[str, ...] = MAX_COUNTERS) -> dict[str, dict]:
+    """Return {gateway: {name: value}} for the named per-gateway counters."""
+    out: dict[str, dict] = {}
+    marks = ",".join("?" * len(names))
+    sql = f"SELECT gateway, name, value FROM counters WHERE name IN ({marks}) ORDER BY gateway"
+    for gateway, name, value in conn.execute(sql, names):
+        out.setdefault(gateway, {})[name] = value
+    return out
+
+
+def table_counts(conn: Conn) -> dict[str, int]:
     """Return row counts of the store's tables (counts read the smallest index)."""
     names = ("parcels", "parcel_codes", "stations", "station_events", "dead_letters")
     return {n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
 
 
-def database_bytes(conn: sqlite3.Connection) -> int:
-    """Return the size of the main database file in bytes as SQLite sees it."""
+def database_bytes(conn: Conn) -> int:
+    """Return the size of the database in bytes as SQLite or PostgreSQL sees it."""
+    if conn.dialect == "postgresql":
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     return pages * conn.execute("PRAGMA page_size").fetchone()[0]

@@ -11,6 +11,7 @@ from gateway.web.formatting import parse_time
 from gateway.web.queries import ParcelFilter
 
 MIN_PREFIX = 3
+MAX_MS = 2**63 - 1  # the stores' epoch-ms columns are 64-bit integers
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EVENT_ID = re.compile(r"^[0-9a-f-]{36}$")
 
@@ -29,7 +30,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         ts, event_id = raw.split(":", 1)
-        if not _EVENT_ID.match(event_id):
+        if not _EVENT_ID.match(event_id) or not 0 <= int(ts) <= MAX_MS:
             raise ValueError(event_id)
         return int(ts), event_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -55,8 +56,10 @@ def parse_filter(args: Mapping[str, str], zone: ZoneInfo) -> ParcelFilter:
         value = args.get(name, "").strip()
         try:
             times[name] = parse_time(value, zone) if value else None
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise BadQuery(f"{name}: {exc}") from None
+        if times[name] is not None and not -MAX_MS <= times[name] <= MAX_MS:  # type: ignore[operator]
+            raise BadQuery(f"{name}: {value!r} is out of range")
     cursor = args.get("cursor", "").strip()
     return ParcelFilter(
         barcode=barcode,

@@ -2,7 +2,6 @@
 
 import functools
 import json
-import sqlite3
 import threading
 from datetime import datetime
 from typing import Any
@@ -112,7 +111,7 @@ def _unseen(cfg: SiteConfig, seen: set[str]) -> list[dict]:
 
 
 def load_summaries(
-    conn: sqlite3.Connection,
+    conn: queries.Conn,
     cfg: SiteConfig,
     days: DayCounts,
     station: str | None = None,
@@ -156,7 +155,7 @@ class BoardCache:
         self._lock = threading.Lock()
         self._entry: tuple[tuple, int, list[dict]] | None = None
 
-    def get(self, conn: sqlite3.Connection, cfg: SiteConfig) -> list[dict[str, Any]]:
+    def get(self, conn: queries.Conn, cfg: SiteConfig) -> list[dict[str, Any]]:
         """Return all station summaries, recomputed when the change marker moves or they age."""
         if self.max_age_ms <= 0:
             return load_summaries(conn, cfg, self.days)

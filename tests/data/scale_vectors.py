@@ -1,6 +1,6 @@
 """Shared sample frames: the edge parsers must parse them and the simulators must produce them.
 
-Each vector is taken from ../shared/docs/device-protocols.md (or the protocol rule next to it):
+Each vector is taken from its protocol's documentation (frames listed in docs/devices.md):
 `request` makes the simulator send `frame` when its scale is in `state`; `None` means streamed.
 """
 

@@ -163,6 +163,14 @@ def test_missing_v4l2_device_is_disconnected(source: str, run_camera) -> None:
     wait_for(lambda: rec.saw("disconnected", "no such video device /dev/video9"), what="state")
 
 
+def test_udev_symlink_names_the_v4l2_device(tmp_path: Path, run_camera) -> None:
+    link = tmp_path / "dock07-a-camera"
+    link.symlink_to("/dev/video9")
+    _device, rec = run_camera(str(link))
+    reason = f"no such video device /dev/video9 (from {link})"
+    wait_for(lambda: rec.saw("disconnected", reason), what="state")
+
+
 def test_missing_video_file_is_disconnected(tmp_path: Path, run_camera) -> None:
     _device, rec = run_camera(str(tmp_path / "nope.avi"))
     wait_for(lambda: rec.saw("disconnected", "no such video file"), what="state")

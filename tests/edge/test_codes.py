@@ -2,8 +2,8 @@
 
 import pytest
 
+from dockscan.codes import CodeClassifier, GS1Error, mod10_ok, parse_gs1, s10_ok, s10_with_check
 from dockscan.errors import ConfigError
-from edge.codes import CodeClassifier, GS1Error, mod10_ok, parse_gs1, s10_ok, s10_with_check
 
 CLASSIFIER = CodeClassifier({"cainiao": r"LP\d{14}", "yun": r"YT\d{16}"})
 

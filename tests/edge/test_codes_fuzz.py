@@ -3,8 +3,8 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dockscan.codes import GS, PARCEL_ID_KINDS, CodeClassifier, CodeInfo, mod10_ok, s10_ok
 from dockscan.events import Barcode
-from edge.codes import GS, PARCEL_ID_KINDS, CodeClassifier, CodeInfo, mod10_ok, s10_ok
 from edge.devices.scanner import decode_code, split_aim
 
 CLASSIFIER = CodeClassifier({"cainiao": r"LP\d{14}", "digits": r"\d{6,12}"})

@@ -9,8 +9,7 @@ from click.testing import CliRunner
 
 from dockscan.cli import cli
 from firmware_sim.labels import GS, LabelCode, render_code
-
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "bench" / "barcodes"
+from tests.data.shipped_photos import photo_path
 
 
 def label_png(tmp_path: Path, text: str, symbology: str) -> str:
@@ -25,7 +24,7 @@ def label_png(tmp_path: Path, text: str, symbology: str) -> str:
 def test_json_lines_with_raw_gs1_text(tmp_path: Path) -> None:
     text = f"00012345600000000110LOT1{GS}21SER"
     png = label_png(tmp_path, text, "gs1-128")
-    qr = str(PHOTOS / "qrcode" / "qrcode-1" / "1.png")
+    qr = str(photo_path("qrcode/qrcode-1/1.png"))
     result = CliRunner().invoke(cli, ["decode", "--json", png, qr])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from dockscan.codes import s10_with_check
 from dockscan.config import StationConfig
 from dockscan.errors import StoreError
-from edge.codes import s10_with_check
 from edge.devices.base import CapturedWeight, ScanRead
 from edge.outbox import Outbox, OutboxDiskFull
 from edge.station import Station

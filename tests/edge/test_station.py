@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dockscan.codes import s10_with_check
 from dockscan.config import StationConfig
 from dockscan.events import ParcelEvent
-from edge.codes import s10_with_check
 from edge.devices.base import CapturedWeight, ScanRead
 from edge.outbox import Outbox
 from edge.station import Station

@@ -14,16 +14,9 @@ from edge.vision.localise import find_linear_regions
 from edge.vision.sources import source_kind
 from firmware_sim.camera import CameraScene
 from firmware_sim.labels import GS, LabelCode, render_code, s10_number
+from tests.data.shipped_photos import photo
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "bench" / "barcodes"
 CAMERA_SET = ("code128", "gs1-128", "datamatrix", "qrcode", "pdf417")
-
-
-def photo(rel: str) -> np.ndarray:
-    """Load one of the shared benchmark photographs as grayscale."""
-    path = PHOTOS / rel
-    assert path.exists(), f"benchmark photos missing at {PHOTOS} (see the task's shared bench)"
-    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
 
 
 def on_canvas(code: np.ndarray, angle: float, size: int = 900) -> np.ndarray:

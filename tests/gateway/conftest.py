@@ -1,11 +1,11 @@
-"""Fixtures for the web UI tests: a seeded store, the app, a live waitress server, chromium."""
+"""Fixtures for the web UI tests: a seeded store on each backend, the app, waitress, chromium."""
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,6 +19,7 @@ from gateway.web import create_app
 from gateway.web.server import build, shutdown, stop_server
 from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
 from tests.support.broker import free_port, wait_port
+from tests.support.postgres import Postgres
 
 OPERATOR = "op-token-0123456789"
 VIEWER = "view-token-0123456789"
@@ -26,15 +27,20 @@ VIEWER = "view-token-0123456789"
 
 @dataclass
 class WebSite:
-    """A seeded store and the config the app runs with."""
+    """A seeded store (a SQLite path or a PostgreSQL URL), a writing connection, the config."""
 
-    path: Path
-    conn: sqlite3.Connection
+    target: str
+    conn: Any  # gateway.db connection: `?` placeholders, `.dialect`
     cfg: SiteConfig
     events: list[ParcelEvent]
 
+    @property
+    def postgres(self) -> bool:
+        """Return whether the store is PostgreSQL."""
+        return self.conn.dialect == "postgresql"
 
-def site_config(db: Path, broker_url: str = "mqtt://127.0.0.1:1", extra: dict | None = None):
+
+def site_config(db: str | Path, broker_url: str = "mqtt://127.0.0.1:1", extra: dict | None = None):
     """Return a site config (Europe/Berlin) naming the seeded stations plus one never seen."""
     stations = [{"id": s, "dock": d} for s, d in SEED_STATIONS.items()]
     stations.append({"id": "st-new", "dock": "D2"})
@@ -47,14 +53,34 @@ def site_config(db: Path, broker_url: str = "mqtt://127.0.0.1:1", extra: dict | 
     return parse_config(data)
 
 
+def seeded(target: str) -> WebSite:
+    """Create, migrate and fill a store with the standard seed."""
+    conn = create_db(target)
+    return WebSite(target, conn, site_config(target), seed_site(conn))
+
+
 @pytest.fixture
-def web_site(tmp_path: Path) -> Iterator[WebSite]:
-    """A real SQLite store filled with the standard seed."""
-    path = tmp_path / "gateway.db"
-    conn = create_db(path)
-    events = seed_site(conn)
-    yield WebSite(path, conn, site_config(path), events)
-    conn.close()
+def web_site(store_target: str) -> Iterator[WebSite]:
+    """A real store filled with the standard seed, once on SQLite and once on PostgreSQL."""
+    site = seeded(store_target)
+    yield site
+    site.conn.close()
+
+
+@pytest.fixture
+def own_pg() -> Iterator[Postgres]:
+    """A private PostgreSQL to stop, kill and restart (the session's shared one stays up)."""
+    server = Postgres().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def pg_site(own_pg: Postgres) -> Iterator[WebSite]:
+    """The standard seed in a database on the private PostgreSQL."""
+    site = seeded(own_pg.url(own_pg.create_database(), password=True))
+    yield site
+    site.conn.close()
 
 
 @pytest.fixture
@@ -80,10 +106,15 @@ class LiveServer:
 
 
 @contextmanager
-def serving(cfg: SiteConfig) -> Iterator[LiveServer]:
+def serving(cfg: SiteConfig, extra: dict | None = None) -> Iterator[LiveServer]:
     """Run the app for cfg under waitress on a free loopback port, in a thread."""
     port = free_port()
-    settings = {"OPERATOR_TOKEN": OPERATOR, "SSE_POLL_S": 0.2, "SSE_MAX_STREAMS": 3}
+    settings = {
+        "OPERATOR_TOKEN": OPERATOR,
+        "SSE_POLL_S": 0.2,
+        "SSE_MAX_STREAMS": 3,
+        **(extra or {}),
+    }
     app, server = build(cfg, f"127.0.0.1:{port}", settings)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,14 +17,27 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from dockscan.events import Barcode, ParcelEvent, Weight
 from dockscan.ids import utcnow, uuid7
+from gateway.db import is_postgres
 from tests.support.broker import wait_for
+from tests.support.chain import pg_rows, read_sql
 
 SITE = "T1"
 PREFIX = "dockscan/v1"
 
 
+Target = Path | str  # a SQLite path, or a postgresql:// URL (the store_target fixture's)
+
+
+def as_target(database: str) -> Target:
+    """Return a `gateway.database` value as query() and counter() take it."""
+    return database if is_postgres(database) else Path(database)
+
+
 def write_config(tmp: Path, broker_url: str, stations: int = 3, **gateway: object) -> Path:
-    """Write a site config with `stations` stations and gateway overrides; return its path."""
+    """Write a site config with `stations` stations and gateway overrides; return its path.
+
+    `database=` takes a store_target (a SQLite path or a PostgreSQL URL); default tmp/gw.db.
+    """
     settings = {"database": str(tmp / "gw.db"), "batch_ms": 20, "seq_gap_grace_s": 0.5}
     settings.update(gateway)
     lines = ["[site]", f'id = "{SITE}"', "[broker]", f'url = "{broker_url}"', "[gateway]"]
@@ -68,11 +82,29 @@ class Gateway:
         self.log = config.parent / "gateway.log"
         self.proc: subprocess.Popen | None = None
 
+    @property
+    def database(self) -> Target:
+        """Return the store its config names (a SQLite path or a PostgreSQL URL)."""
+        gw = tomllib.loads(self.config.read_text())["gateway"]
+        target = str(gw.get("database", "var/gateway.db"))
+        return target if is_postgres(target) else Path(target)
+
+    @property
+    def id(self) -> str:
+        """Return the gateway id its config names."""
+        return str(tomllib.loads(self.config.read_text())["gateway"].get("id", "gw-1"))
+
     def start(self) -> "Gateway":
         """Start the process and wait until it is connected and subscribed."""
         self.launch()
-        db = self.config.parent / "gw.db"
-        wait_for(lambda: self.running and counter(db, "broker_connected") == 1, 15, what="gateway")
+        db, gid = self.database, self.id
+        if "--workers" in self.args:
+            gid = f"{gid}-w1"
+
+        def up() -> bool:
+            return self.running and counter(db, "broker_connected", gateway=gid) == 1
+
+        wait_for(up, 15, what="gateway")
         return self
 
     def launch(self) -> "Gateway":
@@ -107,20 +139,20 @@ class Gateway:
             self.proc.wait(10)
 
 
-def counter(db: Path, name: str) -> float | None:
-    """Return one counter from the store, or None."""
-    if not db.exists():
-        return None
-    with sqlite3.connect(db, timeout=5) as conn:
-        try:
-            row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
-        except sqlite3.OperationalError:
-            return None
-    return row[0] if row else None
+def counter(db: Target, name: str, gateway: str | None = None) -> float | None:
+    """Return a counter from the store (summed over gateways unless one is named), or None."""
+    sql = "SELECT sum(value), count(*) FROM counters WHERE name = ?"
+    args: tuple = (name,)
+    if gateway is not None:
+        sql, args = sql + " AND gateway = ?", (name, gateway)
+    rows = read_sql(db, sql, args)
+    return float(rows[0][0]) if rows and rows[0][1] else None
 
 
-def query(db: Path, sql: str, *args: object) -> list[tuple]:
-    """Run a read query against the store."""
+def query(db: Target, sql: str, *args: object) -> list[tuple]:
+    """Run a read query against the store (a SQLite path or a PostgreSQL URL)."""
+    if isinstance(db, str) and is_postgres(db):
+        return pg_rows(db, sql, args)
     conn = sqlite3.connect(db, timeout=5)
     try:
         return conn.execute(sql, args).fetchall()

@@ -1,4 +1,8 @@
-"""The UI in a real chromium: live board, station page, search, CSV export, hostile codes."""
+"""The UI in a real chromium: live board, station page, search, CSV export, hostile codes.
+
+Every test runs on SQLite and on PostgreSQL (the second run costs about 5 s); the store-down
+test stops and restarts a private PostgreSQL.
+"""
 
 import csv
 import queue
@@ -19,6 +23,7 @@ from tests.gateway.web_data import (
     set_state,
 )
 from tests.support.broker import Mosquitto, wait_for
+from tests.support.postgres import Postgres
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +127,7 @@ def test_operator_tare_reaches_the_station_topic(
     listener.loop_start()
     wait_for(lambda: subscribed, what="subscription")
     try:
-        with serving(site_config(web_site.path, mosquitto.url)) as live:
+        with serving(site_config(web_site.target, mosquitto.url)) as live:
             page.goto(live.url + "/login?next=/stations/st-b1")
             page.fill('input[name="token"]', OPERATOR)
             page.click('button[type="submit"]')
@@ -132,3 +137,35 @@ def test_operator_tare_reaches_the_station_topic(
     finally:
         listener.disconnect()
         listener.loop_stop()
+
+
+def test_board_shows_store_down_and_recovers_by_itself(
+    page: Page, pg_site: WebSite, own_pg: Postgres
+) -> None:
+    settings = {"STORE_DOWN_REFRESH_S": 1, "HEALTH_MAX_HEARTBEAT_S": 3600}
+    with serving(pg_site.cfg, settings) as live:
+        page.goto(live.url + "/")  # open while the store is up: the live board notices
+        banner = page.locator("#store-banner")
+        expect(page.locator('tr[data-station="st-a1"]')).to_have_count(1)
+        expect(banner).to_be_hidden()
+        page.evaluate("window.__sameDocument = true")
+        own_pg.stop()
+        expect(banner).to_be_visible(timeout=10_000)
+        expect(banner).to_contain_text("store down: the gateway database postgresql://")
+        expect(page.locator("#live-status")).to_have_text("store down")
+        page.screenshot(path=artifact("board_store_down.png"), full_page=True)
+
+        later = page.context.new_page()  # opened while the store is down
+        assert later.goto(live.url + "/").status == 503
+        expect(later.locator("#store-banner")).to_contain_text("store down: ")
+        expect(later.locator("h1")).to_have_text("Station board")
+        expect(later.locator("tr[data-station]")).to_have_count(0)
+
+        own_pg.restart()
+        expect(banner).to_be_hidden(timeout=10_000)
+        expect(page.locator("#live-status")).to_have_text("live")
+        assert page.evaluate("window.__sameDocument") is True  # back in place, no reload
+        # no click: the page opened during the outage reloads itself
+        expect(later.locator('tr[data-station="st-a1"]')).to_have_count(1, timeout=10_000)
+        expect(later.locator("#store-banner")).to_be_hidden()
+    assert page.dialogs == []

@@ -1,9 +1,11 @@
 """Dead letters: one row per distinct message, repeats counted, pruned by the last arrival."""
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import pytest
 
 from dockscan.config import GatewayConfig
 from gateway.clock import now_ms
@@ -24,6 +26,13 @@ from tests.gateway.ingest_support import (
 from tests.support.broker import Mosquitto, wait_for
 
 ROWS_SQL = "SELECT topic, payload, repeats, received_ms, last_ms, reason FROM dead_letters"
+
+
+@pytest.fixture
+def store(store_target: str) -> Iterator[Store]:
+    """A fresh store on each backend, closed after the test."""
+    with Store(store_target) as s:
+        yield s
 
 
 def counters(store: Store) -> tuple[float, float]:
@@ -75,7 +84,16 @@ def test_many_distinct_letters_in_one_batch(store: Store) -> None:
     )
 
 
+def test_nul_in_topic_or_reason_is_written_out(store: Store) -> None:
+    letter = dead_letter(5, "t/st\x001/parcel", None, b"\x00{", "bad \x00 here", 64)
+    assert letter.digest == digest("t/st\x001/parcel", b"\x00{")  # the message as it came
+    assert store.write(Batch(dead=[letter, letter])).dead == 1
+    rows = store.conn.execute("SELECT topic, payload, reason, repeats FROM dead_letters")
+    assert rows.fetchall() == [("t/st\\x001/parcel", b"\x00{", "bad \\x00 here", 2)]
+
+
 def test_version_2_dead_letters_are_migrated(tmp_path: Path) -> None:
+    """SQLite only: version-2 stores exist only as SQLite files (PostgreSQL starts at 5)."""
     path = tmp_path / "v2.db"
     with sqlite3.connect(path) as conn:
         conn.executescript(DDL + MIGRATIONS[2] + "PRAGMA user_version = 2;")
@@ -85,10 +103,10 @@ def test_version_2_dead_letters_are_migrated(tmp_path: Path) -> None:
         )
     conn.close()
     db = open_db(path)
-    assert schema_version(db.conn) == SCHEMA_VERSION == 4
-    row = db.conn.execute("SELECT topic, reason, digest, repeats, last_ms FROM dead_letters")
+    assert schema_version(db) == SCHEMA_VERSION == 6
+    row = db.execute("SELECT topic, reason, digest, repeats, last_ms FROM dead_letters")
     assert row.fetchall() == [("t", "old", None, 1, 7)]
-    db.conn.close()
+    db.close()
 
 
 def test_age_retention_goes_by_the_last_arrival(store: Store) -> None:
@@ -103,8 +121,8 @@ def test_age_retention_goes_by_the_last_arrival(store: Store) -> None:
     store.write(Batch(dead=[letter(at - DAY_MS, b"still-sent")]))
     store.conn.execute(  # written by something that does not set last_ms
         "INSERT INTO dead_letters (received_ms, topic, payload, payload_bytes, reason)"
-        " VALUES (?, 't', x'', 0, 'legacy-old'), (?, 't', x'', 0, 'legacy-new')",
-        (at - 11 * DAY_MS, at - 9 * DAY_MS),
+        " VALUES (?, 't', ?, 0, 'legacy-old'), (?, 't', ?, 0, 'legacy-new')",
+        (at - 11 * DAY_MS, b"", at - 9 * DAY_MS, b""),
     )
     purged = Retention(GatewayConfig(retention_days=10)).run_all(store.conn, at)
     assert purged.dead_letters == 2
@@ -115,6 +133,7 @@ def test_age_retention_goes_by_the_last_arrival(store: Store) -> None:
 def test_same_malformed_payload_fifty_times_is_one_row(
     mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
 ) -> None:
+    """SQLite only: the gateway subprocess helpers (ingest_support) wait on the SQLite file."""
     db = tmp_path / "gw.db"
     gw = gateways(write_config(tmp_path, mosquitto.url, stations=2))
     doc = orjson.loads(parcel("st1", 1).to_json())

@@ -1,4 +1,8 @@
-"""Ingest over a real Mosquitto with `dockscan gateway run` as a subprocess."""
+"""Ingest over a real Mosquitto with `dockscan gateway run` as a subprocess, on both stores.
+
+Tests that read or write the store run on SQLite and PostgreSQL (the `store_target` fixture);
+the few that are about the broker connection alone run on SQLite.
+"""
 
 import random
 import threading
@@ -16,6 +20,7 @@ from tests.gateway.ingest_support import (
     Gateway,
     StartGateway,
     Station,
+    as_target,
     counter,
     gateways_fixture,  # noqa: F401 (the `gateways` fixture)
     parcel,
@@ -61,11 +66,11 @@ def malformed(i: int, max_bytes: int) -> tuple[str, bytes, str]:
 
 
 def test_10k_events_with_duplicates_and_malformed(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
     cfg = write_config(tmp_path, mosquitto.url, stations=5, max_payload_bytes=2048,
-                       dead_letter_payload_bytes=256)  # fmt: skip
-    db = tmp_path / "gw.db"
+                       dead_letter_payload_bytes=256, database=store_target)  # fmt: skip
+    db = as_target(store_target)
     gw = gateways(cfg)
     rng = random.Random(6)
     events = [parcel(f"st{1 + i % 5}", i // 5) for i in range(9000)]
@@ -104,10 +109,10 @@ def test_10k_events_with_duplicates_and_malformed(
 
 
 def test_acks_only_after_commit_across_sigkill(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
-    cfg = write_config(tmp_path, mosquitto.url, stations=2, batch_size=50)
-    db = tmp_path / "gw.db"
+    cfg = write_config(tmp_path, mosquitto.url, stations=2, batch_size=50, database=store_target)
+    db = as_target(store_target)
     gw = gateways(cfg)
     events = [parcel(f"st{1 + i % 2}", i // 2) for i in range(4000)]
     station = Station(mosquitto.port)
@@ -139,9 +144,9 @@ def test_acks_only_after_commit_across_sigkill(
 
 
 def test_stop_commits_and_publishes_offline_status(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
-    cfg = write_config(tmp_path, mosquitto.url, stations=1)
+    cfg = write_config(tmp_path, mosquitto.url, stations=1, database=store_target)
     gw = gateways(cfg)
     station = Station(mosquitto.port)
     statuses: list[dict] = []
@@ -158,7 +163,7 @@ def test_stop_commits_and_publishes_offline_status(
             args=([(topic("st1", "parcel"), e.to_json()) for e in events],),
         )
         sender.start()
-        db = tmp_path / "gw.db"
+        db = as_target(store_target)
         wait_for(lambda: len(station.acked) > 300, 10, what="some acks")
         assert gw.stop() == 0  # mid-stream
         sender.join(30)
@@ -183,9 +188,9 @@ def test_stop_commits_and_publishes_offline_status(
 
 
 def test_mqtt_311_gateway_ingests_and_acks(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
-    cfg = write_config(tmp_path, mosquitto.url, stations=1)
+    cfg = write_config(tmp_path, mosquitto.url, stations=1, database=store_target)
     cfg.write_text(cfg.read_text().replace("[gateway]", 'protocol = "3.1.1"\n[gateway]'))
     gateways(cfg)
     station = Station(mosquitto.port, v5=False)
@@ -198,10 +203,10 @@ def test_mqtt_311_gateway_ingests_and_acks(
 
 
 def test_two_workers_share_the_parcel_topic(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
-    cfg = write_config(tmp_path, mosquitto.url, stations=2)
-    db = tmp_path / "gw.db"
+    cfg = write_config(tmp_path, mosquitto.url, stations=2, database=store_target)
+    db = as_target(store_target)
     gw = gateways(cfg, "--workers", "2")
     wait_online(mosquitto.port, {"gw-1-w1", "gw-1-w2"})
     station = Station(mosquitto.port)
@@ -219,6 +224,7 @@ def test_two_workers_share_the_parcel_topic(
 
 
 def test_refused_connection_backs_off_and_stops_cleanly(tmp_path: Path) -> None:
+    """SQLite only: about the broker refusing the gateway; the store plays no part."""
     broker = Mosquitto(tmp_path / "broker", extra="allow_anonymous false").start()
     try:
         cfg = write_config(tmp_path, broker.url, stations=1)
@@ -234,10 +240,10 @@ def test_refused_connection_backs_off_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_bad_topics_are_dead_letters_and_empty_status_retires(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
-    cfg = write_config(tmp_path, mosquitto.url, stations=1)
-    db = tmp_path / "gw.db"
+    cfg = write_config(tmp_path, mosquitto.url, stations=1, database=store_target)
+    db = as_target(store_target)
     gateways(cfg)
     station = Station(mosquitto.port)
     try:
@@ -256,17 +262,29 @@ def test_bad_topics_are_dead_letters_and_empty_status_retires(
         station.close()
 
 
+POISON_SQL = {  # a real constraint in each backend that refuses one barcode
+    "sqlite": [
+        "CREATE TRIGGER poison BEFORE INSERT ON parcels WHEN NEW.barcode = 'POISON'"
+        " BEGIN SELECT RAISE(ABORT, 'poison barcode'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " RAISE EXCEPTION 'poison barcode' USING ERRCODE = 'check_violation'; END $$",
+        "CREATE TRIGGER poison BEFORE INSERT ON parcels FOR EACH ROW"
+        " WHEN (NEW.barcode = 'POISON') EXECUTE FUNCTION poison()",
+    ],
+}
+
+
 def test_a_message_the_store_refuses_is_dead_lettered_alone(
-    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
 ) -> None:
-    db = tmp_path / "gw.db"
-    with Store(db) as store:  # a real SQLite constraint that refuses one barcode
-        store.conn.execute(
-            "CREATE TRIGGER poison BEFORE INSERT ON parcels WHEN NEW.barcode = 'POISON'"
-            " BEGIN SELECT RAISE(ABORT, 'poison barcode'); END"
-        )
+    db = as_target(store_target)
+    with Store(store_target) as store:
+        for sql in POISON_SQL[store.conn.dialect]:
+            store.conn.execute(sql)
     gateways(write_config(tmp_path, mosquitto.url, stations=1, flush_when_idle=False,
-                          batch_ms=300))  # fmt: skip
+                          batch_ms=300, database=store_target))  # fmt: skip
     station = Station(mosquitto.port)
     try:
         events = [parcel("st1", 1), parcel("st1", 2, code="POISON"), parcel("st1", 3)]
@@ -276,7 +294,8 @@ def test_a_message_the_store_refuses_is_dead_lettered_alone(
         assert station.acked == {events[0].event_id, events[2].event_id}
         assert query(db, "SELECT seq FROM parcels ORDER BY seq") == [(1,), (3,)]
         (reason,) = query(db, "SELECT reason FROM dead_letters")[0]
-        assert reason == "store refused it: IntegrityError: poison barcode"
+        refused = {"sqlite": "IntegrityError", "postgresql": "CheckViolation"}[store.conn.dialect]
+        assert reason.startswith(f"store refused it: {refused}: poison barcode")
         late = parcel("st1", 4)
         station.publish(topic("st1", "parcel"), late.to_json())
         wait_for(lambda: late.event_id in station.acked, 5, what="ingest goes on")

@@ -2,10 +2,12 @@
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from dockscan.events import DeviceState, StationStatus, Telemetry
 from dockscan.ids import utcnow
@@ -23,6 +25,13 @@ from tests.gateway.ingest_support import (
     write_config,
 )
 from tests.support.broker import Mosquitto, wait_for
+
+
+@pytest.fixture
+def store(store_target: str) -> Iterator[Store]:
+    """A fresh store on each backend, closed after the test."""
+    with Store(store_target) as s:
+        yield s
 
 
 def status(state: str, session: int, **devices: str) -> StationStatus:
@@ -187,6 +196,7 @@ time.sleep(60)
 def test_liveness_over_mqtt_with_will_and_stale(
     mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
 ) -> None:
+    """SQLite only: the gateway subprocess helpers (ingest_support) wait on the SQLite file."""
     cfg = write_config(tmp_path, mosquitto.url, stations=2, stale_after_intervals=2)
     db = tmp_path / "gw.db"
     gateways(cfg)

@@ -1,7 +1,10 @@
 """Retention by age and by size deletes exactly the oldest rows, on its schedule."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from dockscan.config import GatewayConfig
 from dockscan.ids import utcnow
@@ -17,6 +20,13 @@ from tests.gateway.ingest_support import (
     write_config,
 )
 from tests.support.broker import Mosquitto, wait_for
+
+
+@pytest.fixture
+def store(store_target: str) -> Iterator[Store]:
+    """A fresh store on each backend, closed after the test."""
+    with Store(store_target) as s:
+        yield s
 
 
 def fill(store: Store, days_ago: list[float]) -> list[str]:
@@ -72,15 +82,17 @@ def test_age_works_in_slices(store: Store) -> None:
     assert retention.step(store.conn, at + 3600_000).parcels == 0
 
 
-def test_size_cap_keeps_the_newest(store: Store) -> None:
-    order = fill(store, [3 - i / 1000 for i in range(3000)])  # oldest first
-    full = used_bytes(store.conn)
-    assert purge_by_size(store.conn, full + 1).parcels == 0  # under the cap: nothing
-    cap = full // 2
-    retention = Retention(GatewayConfig(retention_max_mb=cap / 1e6), slice_rows=500)
-    purged = retention.run_all(store.conn, now_ms())
-    assert used_bytes(store.conn) <= cap
-    left = ids(store)
+def test_size_cap_keeps_the_newest(tmp_path: Path) -> None:
+    """SQLite only: retention_max_mb caps a SQLite file (the config refuses it on PostgreSQL)."""
+    with Store(tmp_path / "gw.db") as store:
+        order = fill(store, [3 - i / 1000 for i in range(3000)])  # oldest first
+        full = used_bytes(store.conn)
+        assert purge_by_size(store.conn, full + 1).parcels == 0  # under the cap: nothing
+        cap = full // 2
+        retention = Retention(GatewayConfig(retention_max_mb=cap / 1e6), slice_rows=500)
+        purged = retention.run_all(store.conn, now_ms())
+        assert used_bytes(store.conn) <= cap
+        left = ids(store)
     assert 0 < len(left) < 3000 and purged.parcels == 3000 - len(left)
     assert set(order[-len(left) :]) == left  # exactly the newest survive
     assert len(left) > 1000  # it did not delete far more than needed
@@ -89,6 +101,7 @@ def test_size_cap_keeps_the_newest(store: Store) -> None:
 def test_gateway_runs_retention_on_its_schedule(
     mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway
 ) -> None:
+    """SQLite only: the gateway subprocess helpers (ingest_support) wait on the SQLite file."""
     db = tmp_path / "gw.db"
     with Store(db) as store:
         old = fill(store, [2, 3])

@@ -7,7 +7,7 @@ import pytest
 
 from dockscan.events import Barcode, ParcelEvent
 from dockscan.ids import utcnow, uuid7
-from tests.gateway.ingest_support import Gateway, query
+from tests.gateway.ingest_support import Gateway, as_target, query
 from tests.support.broker import wait_for
 from tests.support.mqttc import TestClient
 from tests.support.tls import start_secure_broker
@@ -17,7 +17,7 @@ BASE = f"dockscan/v1/{SITE}"
 
 
 def test_gateway_over_tls_with_env_credentials(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_target: str
 ) -> None:
     site = {"site": {"id": SITE}, "stations": [{"id": "dockA", "dock": "01"}]}
     secure = start_secure_broker(tmp_path, site)
@@ -29,7 +29,7 @@ def test_gateway_over_tls_with_env_credentials(
         config.write_text(
             f'[site]\nid = "{SITE}"\n[broker]\nurl = "mqtts://127.0.0.1:{tls}"\n'
             f'ca_file = "{ca}"\nusername_env = "GW_USER"\npassword_env = "GW_PASS"\n'
-            f'[gateway]\ndatabase = "{tmp_path / "gw.db"}"\n'
+            f'[gateway]\ndatabase = "{store_target}"\n'
             '[[stations]]\nid = "dockA"\ndock = "01"\n'
         )
         gw = Gateway(config).start()  # connected and subscribed over TLS as gw-1
@@ -45,7 +45,8 @@ def test_gateway_over_tls_with_env_credentials(
         station.publish(f"{BASE}/dockA/parcel", event.to_json())
         acks = [orjson.loads(m.payload) for m in station.received(2.0)]
         assert [a["ids"] for a in acks] == [[event.event_id]]
-        assert query(tmp_path / "gw.db", "SELECT barcode FROM parcels") == [("RR123456785GB",)]
+        barcodes = query(as_target(store_target), "SELECT barcode FROM parcels")
+        assert barcodes == [("RR123456785GB",)]
         station.close()
         assert gw.stop() == 0
         wait_for(lambda: "stopped" in gw.log.read_text(), 5)

@@ -74,7 +74,7 @@ def test_commands_disabled_without_operator_token(web_site: WebSite) -> None:
 def test_token_env_must_be_set_when_named(
     web_site: WebSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = site_config(web_site.path, extra={"access_token_env": "DOCKSCAN_TEST_UI_TOKEN"})
+    cfg = site_config(web_site.target, extra={"access_token_env": "DOCKSCAN_TEST_UI_TOKEN"})
     monkeypatch.delenv("DOCKSCAN_TEST_UI_TOKEN", raising=False)
     with pytest.raises(ConfigError, match=r"gateway\.access_token_env.*DOCKSCAN_TEST_UI_TOKEN"):
         create_app(cfg)

@@ -127,7 +127,11 @@ def test_operator_buttons_only_for_operators(web_client: FlaskClient) -> None:
 def test_device_map_stored_as_json_bytes(web_client: FlaskClient, web_site: WebSite) -> None:
     doc = b'{"scale1": {"kind": "scale", "state": "fault", "reason": "overload",'
     doc += b' "since": "2026-11-27T08:00:00.000Z"}}'
-    with web_site.conn:  # the ingest writes orjson bytes, which SQLite keeps as a BLOB
-        web_site.conn.execute("UPDATE stations SET devices = ? WHERE id = 'st-a1'", (doc,))
+    # Older ingests wrote orjson bytes, which SQLite keeps as a BLOB; PostgreSQL's TEXT column
+    # only takes text (the ingest decodes there).
+    value = doc.decode() if web_site.postgres else doc
+    web_site.conn.execute("UPDATE stations SET devices = ? WHERE id = 'st-a1'", (value,))
+    stored = web_site.conn.execute("SELECT devices FROM stations WHERE id = 'st-a1'").fetchone()
+    assert stored[0] == value
     row = _row(web_client.get("/board/live").get_data(as_text=True), "st-a1")
     assert "scale1: fault since" in row and "overload" in row

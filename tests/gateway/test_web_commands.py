@@ -38,7 +38,7 @@ def commands_seen(mosquitto: Mosquitto) -> Iterator[queue.Queue]:
 @pytest.fixture
 def broker_app(web_site: WebSite, mosquitto: Mosquitto) -> Iterator[Flask]:
     """The app with the operator token, publishing to the test broker."""
-    app = create_app(site_config(web_site.path, mosquitto.url), {"OPERATOR_TOKEN": OPERATOR})
+    app = create_app(site_config(web_site.target, mosquitto.url), {"OPERATOR_TOKEN": OPERATOR})
     yield app
     shutdown(app)
 
@@ -79,7 +79,7 @@ def test_unknown_command_or_station(broker_app: Flask) -> None:
 
 def test_broker_down_is_a_clear_503(web_site: WebSite) -> None:
     url = f"mqtt://127.0.0.1:{free_port()}"  # nothing listens here
-    app = create_app(site_config(web_site.path, url), {"OPERATOR_TOKEN": OPERATOR})
+    app = create_app(site_config(web_site.target, url), {"OPERATOR_TOKEN": OPERATOR})
     resp = app.test_client().post("/api/stations/st-a1/commands/tare", headers=OP)
     assert resp.status_code == 503 and "cannot reach the broker" in resp.json["error"]
     shutdown(app)

@@ -1,4 +1,4 @@
-"""Today's per-station counts: kept current from new rowids, equal to a recount from scratch."""
+"""Today's per-station counts equal a recount from scratch (SQLite: advanced by rowid)."""
 
 from collections import Counter
 from collections.abc import Iterator
@@ -10,7 +10,7 @@ from gateway.web.daycounts import DayCounts
 from gateway.web.db import Database
 from gateway.web.formatting import day_start_ms
 from tests.gateway.conftest import WebSite
-from tests.gateway.web_data import insert_parcel, make_event, now_ms
+from tests.gateway.web_data import insert_parcel, make_event, now_ms, tx
 
 ZONE = ZoneInfo("Europe/Berlin")
 PROBLEMS = ("NO_READ", "NO_WEIGHT", "INVALID_CODE")
@@ -19,7 +19,7 @@ PROBLEMS = ("NO_READ", "NO_WEIGHT", "INVALID_CODE")
 @pytest.fixture
 def db(web_site: WebSite) -> Iterator[Database]:
     """The web layer's read-only connection to the seeded store."""
-    database = Database(web_site.path)
+    database = Database(web_site.target)
     yield database
     database.close_all()
 
@@ -54,10 +54,16 @@ def test_advances_with_new_rows_and_ignores_late_old_ones(web_site: WebSite, db:
 def test_rebuilds_when_rows_vanish_from_the_top(web_site: WebSite, db: Database) -> None:
     counts = DayCounts(ZONE)
     now = now_ms()
-    counts.snapshot(db.conn(), now)
-    with web_site.conn:
-        web_site.conn.execute("DELETE FROM parcels WHERE rowid = (SELECT max(rowid) FROM parcels)")
-    assert counts.snapshot(db.conn(), now) == _expected(web_site, now)
+    newest = make_event("st-a1", 200, now, outcome="NO_WEIGHT", weight_kg=None)
+    insert_parcel(web_site.conn, newest)  # the newest row (highest rowid on SQLite)
+    with_it = counts.snapshot(db.conn(), now)
+    assert with_it == _expected(web_site, now) and with_it["st-a1"]["NO_WEIGHT"] >= 1
+    with tx(web_site.conn):  # e.g. a restore of an older backup
+        web_site.conn.execute("DELETE FROM parcel_codes WHERE event_id = ?", (newest.event_id,))
+        web_site.conn.execute("DELETE FROM parcels WHERE event_id = ?", (newest.event_id,))
+    without = counts.snapshot(db.conn(), now)
+    assert without == _expected(web_site, now)
+    assert without["st-a1"]["*"] == with_it["st-a1"]["*"] - 1
 
 
 def test_starts_over_at_local_midnight(web_site: WebSite, db: Database) -> None:

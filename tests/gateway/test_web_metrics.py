@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.web import create_app
@@ -41,8 +43,23 @@ def test_metrics_expose_counters_tables_and_states(
     assert m['dockscan_station_state{station="st-b1",state="online"}'] == 0
     assert m['dockscan_station_state{station="st-new",state="unknown"}'] == 1
     assert m['dockscan_station_outbox_depth{station="st-a1"}'] == 3
-    assert m["dockscan_database_size_bytes"] >= web_site.path.stat().st_size > 0
+    assert m["dockscan_database_size_bytes"] == store_size(web_site) > 0
     assert m["dockscan_broker_connected"] == 1
+
+
+def store_size(site: WebSite) -> int:
+    """Return the store's size as its own tools see it: the files, or pg_database_size."""
+    if site.postgres:
+        sql = "SELECT pg_database_size(current_database())"
+        return site.conn.execute(sql).fetchone()[0]
+    return sum(Path(site.target + s).stat().st_size for s in ("", "-wal"))
+
+
+def test_large_values_are_exact(web_client: FlaskClient, web_site: WebSite) -> None:
+    set_counters(web_site.conn, {"events_ingested_total": 123_456_789, "batches_total": 0.25})
+    text = web_client.get("/metrics").get_data(as_text=True)
+    assert "\ndockscan_events_ingested_total 123456789\n" in text  # not 1.23457e+08
+    assert "\ndockscan_batches_total 0.25\n" in text
 
 
 def test_latency_histogram_is_cumulative(web_client: FlaskClient) -> None:
@@ -65,30 +82,30 @@ def test_healthz_ok_then_failing(web_client: FlaskClient, web_site: WebSite) -> 
     assert resp.status_code == 503 and "heartbeat" in resp.json["checks"]["ingest"]
 
 
-def test_missing_database_answers_503_with_a_reason(tmp_path: Path) -> None:
+def test_missing_sqlite_file_answers_503_with_a_reason(tmp_path: Path) -> None:
     missing = tmp_path / "absent.db"
     app = create_app(site_config(missing), {"TESTING": True})
     client = app.test_client()
     resp = client.get("/healthz")
-    assert resp.status_code == 503 and "unreadable" in resp.json["checks"]["database"]
+    reason = f"cannot open the gateway database {missing}: unable to open database file"
+    assert resp.status_code == 503 and resp.json["checks"]["database"] == f"unreadable: {reason}"
+    assert resp.json["checks"]["store"] == f"down: {reason}" and resp.json["gateways"] == {}
     resp = client.get("/")
-    assert resp.status_code == 503 and "gateway database" in resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 503 and "<h1>Station board</h1>" in html
+    assert f'role="alert">store down: {reason} (this page reloads every 5 s)</p>' in html
+    assert '<meta http-equiv="refresh" content="5">' in html
     assert client.get("/api/stations").json["error"].startswith("the gateway database")
     assert not missing.exists()  # the UI never creates the store
     shutdown(app)
 
 
-def test_ui_cannot_write_the_store(web_app, web_site: WebSite) -> None:
+def test_ui_cannot_write_the_store(web_app: Flask, web_site: WebSite) -> None:
     from gateway.web import web
 
-    with web_app.app_context():
-        conn = web().db.conn()
-        try:
-            conn.execute("DELETE FROM parcels")
-        except Exception as exc:  # sqlite3.OperationalError: attempt to write a readonly database
-            assert "readonly" in str(exc)
-        else:
-            raise AssertionError("the web connection could write")
+    refusal = "read-only transaction" if web_site.postgres else "readonly database"
+    with web_app.app_context(), pytest.raises(Exception, match=refusal):
+        web().db.conn().execute("DELETE FROM parcels")
     assert web_site.conn.execute("SELECT count(*) FROM parcels").fetchone()[0] == len(
         web_site.events
     )

@@ -7,6 +7,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gateway.lease import Lease
 from tests.gateway.conftest import WebSite
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -61,4 +62,14 @@ def test_required_fields_are_in_real_responses(web_client: FlaskClient, web_site
     device = web_client.get("/api/stations/st-a2").json["devices"][0]
     assert set(schemas["Device"]["required"]) == set(device)
     health = web_client.get("/healthz").json
+    assert set(schemas["Health"]["required"]) == set(health)
     assert set(schemas["Health"]["properties"]["checks"]["required"]) == set(health["checks"])
+    site = web_client.get("/api/site").json
+    assert set(schemas["Site"]["required"]) == set(site) and site["lease"] is None
+    gateways = [*health["gateways"].values(), *site["gateways"].values()]
+    assert len(gateways) == 2
+    for gateway in gateways:
+        assert set(schemas["GatewayHealth"]["required"]) == set(gateway)
+    assert Lease("gw-2").renew(web_site.conn)
+    lease = web_client.get("/api/site").json["lease"]
+    assert set(schemas["Site"]["properties"]["lease"]["required"]) == set(lease)

@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from dockscan.errors import ConfigError
+from gateway.lease import Lease
 from gateway.web.server import build, parse_bind, stop_server
 from tests.gateway.conftest import LiveServer, WebSite, site_config
 from tests.gateway.web_data import insert_parcel, make_event, now_ms, set_state
@@ -24,7 +25,7 @@ def test_non_loopback_bind_needs_an_access_token(
         build(web_site.cfg, "0.0.0.0:0")
     assert "not a loopback address" in str(err.value)
     monkeypatch.setenv("DOCKSCAN_TEST_UI_TOKEN", "a-long-enough-token")
-    cfg = site_config(web_site.path, extra={"access_token_env": "DOCKSCAN_TEST_UI_TOKEN"})
+    cfg = site_config(web_site.target, extra={"access_token_env": "DOCKSCAN_TEST_UI_TOKEN"})
     app, server = build(cfg, "0.0.0.0:0")
     assert app.config["ACCESS_TOKEN"] == "a-long-enough-token"
     stop_server(server)
@@ -78,6 +79,8 @@ def test_board_stream_notifies_on_parcel_and_state_change(
     insert_parcel(web_site.conn, make_event("st-a1", 77, now_ms()))
     assert _read_event(resp, time.monotonic() + 5) == "board"
     set_state(web_site.conn, "st-a2", "offline")
+    assert _read_event(resp, time.monotonic() + 5) == "board"
+    assert Lease("gw-2").renew(web_site.conn)  # a new leader is shown on the board too
     assert _read_event(resp, time.monotonic() + 5) == "board"
     conn.close()
 

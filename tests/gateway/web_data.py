@@ -1,13 +1,17 @@
-"""Fill a real gateway SQLite file with realistic rows for the web tests (plain SQL, no ingest)."""
+"""Fill a real gateway store (SQLite or PostgreSQL) with realistic rows for the web tests.
+
+Plain SQL through gateway.db.open_store's connection (`?` placeholders on both), no ingest:
+rows written this way do not move the ingest's counters, as rows from any other writer.
+"""
 
 import json
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 from dockscan.events import Barcode, ParcelEvent, Weight
 from dockscan.ids import uuid7
-from gateway.schema import migrate
+from gateway.db import open_store
+from gateway.store import transaction as tx
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 GS1_WITH_GS = "\x1d0100012345678905\x1d10LOT42"
@@ -18,12 +22,9 @@ def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
-def create_db(path: Path) -> sqlite3.Connection:
-    """Create a gateway database with the real schema and migrations, in WAL mode."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    migrate(conn)
-    return conn
+def create_db(target: str) -> Any:
+    """Create a gateway store (SQLite path or PostgreSQL URL) with the real schema, migrated."""
+    return open_store(target)
 
 
 def make_event(
@@ -74,14 +75,19 @@ def make_event(
     )
 
 
-def insert_parcel(conn: sqlite3.Connection, event: ParcelEvent, received_ms: int = 0) -> None:
+def _flag(value: bool | None) -> int | None:
+    """Return a boolean as the 0/1 the INTEGER column holds (PostgreSQL refuses a boolean)."""
+    return None if value is None else int(value)
+
+
+def insert_parcel(conn: Any, event: ParcelEvent, received_ms: int = 0) -> None:
     """Insert one parcel event and its codes the way the gateway store lays them out."""
     ts_ms = int(event.ts.timestamp() * 1000)
     received_ms = received_ms or ts_ms + 40
     primary = next((b.text for b in event.barcodes if b.check_ok), None)
     if primary is None and event.barcodes:
         primary = event.barcodes[0].text
-    with conn:
+    with tx(conn):
         conn.execute(
             "INSERT INTO parcels (event_id, site, station, dock, seq, ts_ms, received_ms,"
             " committed_ms, outcome, barcode, weight_kg, flags, payload)"
@@ -105,12 +111,21 @@ def insert_parcel(conn: sqlite3.Connection, event: ParcelEvent, received_ms: int
         conn.executemany(
             "INSERT INTO parcel_codes (event_id, text, symbology, kind, check_ok)"
             " VALUES (?,?,?,?,?)",
-            [(event.event_id, b.text, b.symbology, b.kind, b.check_ok) for b in event.barcodes],
+            [
+                (event.event_id, b.text, b.symbology, b.kind, _flag(b.check_ok))
+                for b in event.barcodes
+            ],
         )
 
 
+STATION_FIELDS = (
+    "id", "site", "dock", "state", "session", "state_since_ms", "last_seen_ms", "last_event_ms",
+    "last_telemetry_ms", "telemetry_interval_s", "outbox_depth", "version", "devices",
+)  # fmt: skip
+
+
 def upsert_station(
-    conn: sqlite3.Connection,
+    conn: Any,
     station: str,
     *,
     dock: str = "D1",
@@ -126,11 +141,11 @@ def upsert_station(
     devices = devices or {
         "scale1": {"kind": "scale", "state": "ok", "reason": "", "since": "2026-11-27T08:00:00Z"}
     }
-    with conn:
+    with tx(conn):
         conn.execute(
-            "INSERT OR REPLACE INTO stations (id, site, dock, state, session, state_since_ms,"
-            " last_seen_ms, last_event_ms, last_telemetry_ms, telemetry_interval_s,"
-            " outbox_depth, version, devices) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO stations ({', '.join(STATION_FIELDS)})"
+            f" VALUES ({','.join('?' * len(STATION_FIELDS))}) ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in STATION_FIELDS[1:]),
             (
                 station,
                 "hub",
@@ -149,9 +164,9 @@ def upsert_station(
         )
 
 
-def set_state(conn: sqlite3.Connection, station: str, state: str) -> None:
+def set_state(conn: Any, station: str, state: str) -> None:
     """Change a station's state the way the ingest does on a status message or a Will."""
-    with conn:
+    with tx(conn):
         conn.execute(
             "UPDATE stations SET state = ?, state_since_ms = ?, session = session + 1 WHERE id = ?",
             (state, now_ms(), station),
@@ -159,7 +174,7 @@ def set_state(conn: sqlite3.Connection, station: str, state: str) -> None:
 
 
 def add_station_event(
-    conn: sqlite3.Connection,
+    conn: Any,
     station: str,
     device: str,
     state: str,
@@ -168,7 +183,7 @@ def add_station_event(
     end_ms: int | None = None,
 ) -> None:
     """Record a device fault interval (open while end_ms is None)."""
-    with conn:
+    with tx(conn):
         conn.execute(
             "INSERT INTO station_events (station, kind, device, state, reason, start_ms, end_ms)"
             " VALUES (?, 'device', ?, ?, ?, ?, ?)",
@@ -176,9 +191,9 @@ def add_station_event(
         )
 
 
-def add_dead_letter(conn: sqlite3.Connection, station: str, payload: bytes, reason: str) -> None:
+def add_dead_letter(conn: Any, station: str, payload: bytes, reason: str) -> None:
     """Record a payload the ingest rejected."""
-    with conn:
+    with tx(conn):
         conn.execute(
             "INSERT INTO dead_letters (received_ms, topic, station, payload, payload_bytes, reason)"
             " VALUES (?,?,?,?,?,?)",
@@ -186,18 +201,20 @@ def add_dead_letter(conn: sqlite3.Connection, station: str, payload: bytes, reas
         )
 
 
-def set_counters(conn: sqlite3.Connection, values: dict[str, float]) -> None:
-    """Write ingest counters as the ingest process keeps them for /metrics."""
-    with conn:
+def set_counters(conn: Any, values: dict[str, float], gateway: str = "gw-1") -> None:
+    """Write one gateway's counters as its ingest keeps them for /metrics and /healthz."""
+    with tx(conn):
         conn.executemany(
-            "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", list(values.items())
+            "INSERT INTO counters (gateway, name, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (gateway, name) DO UPDATE SET value = excluded.value",
+            [(gateway, name, value) for name, value in values.items()],
         )
 
 
 SEED_STATIONS = {"st-a1": "D1", "st-a2": "D1", "st-b1": "D2"}
 
 
-def seed_site(conn: sqlite3.Connection, now: int | None = None) -> list[ParcelEvent]:
+def seed_site(conn: Any, now: int | None = None) -> list[ParcelEvent]:
     """Fill a small site: 3 stations, parcels over 24 h with every problem outcome, faults,
     dead letters, counters, a hostile barcode and a GS1 code with GS separators."""
     now = now or now_ms()

@@ -4,12 +4,32 @@ import json
 import sqlite3
 from pathlib import Path
 
+import psycopg
+
+from gateway.db import is_postgres
+from gateway.db.postgres import translate
 from tests.support.broker import Mosquitto, free_port, wait_for
+from tests.support.postgres import PASSWORD
 from tests.support.procs import Procs
 
 
-def read_sql(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    """Run one read query on a SQLite file (empty list while the file or table is missing)."""
+def pg_rows(url: str, sql: str, args: tuple = ()) -> list[tuple]:
+    """Run one query (`?` placeholders) on a test PostgreSQL database; raises psycopg errors."""
+    with psycopg.connect(url, password=PASSWORD, autocommit=True, connect_timeout=5) as conn:
+        return conn.execute(translate(sql, bool(args)), args or None).fetchall()
+
+
+def read_sql(db: Path | str, sql: str, args: tuple = ()) -> list[tuple]:
+    """Run one read query on a SQLite file or a PostgreSQL URL (empty list while it is missing).
+
+    Missing means: no file, no table yet, or (PostgreSQL) the server is down.
+    """
+    if isinstance(db, str) and is_postgres(db):
+        try:
+            return pg_rows(db, sql, args)
+        except psycopg.Error:
+            return []
+    db = Path(db)
     if not db.exists():
         return []
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
@@ -35,15 +55,18 @@ class Chain:
         extra_station: str = "",
         edge_broker_port: int | None = None,
         telemetry_s: float = 1.0,
+        database: str | None = None,
+        gateway_extra: str = "",
     ) -> None:
         self.work, self.broker, self.procs = work, broker, Procs(work / "logs")
         self.http = free_port()
         self.ids = [f"st{i:02d}" for i in range(1, stations + 1)]
+        self.database = database or str(work / "gateway.db")
         text = (
             f'[site]\nid = "LGG"\n[broker]\nurl = "{broker.url}"\nprotocol = "{protocol}"\n'
             f"keepalive_s = {keepalive}\n"
-            f'[gateway]\ndatabase = "{work / "gateway.db"}"\nhttp_bind = "127.0.0.1:{self.http}"\n'
-            "batch_ms = 20\n"
+            f'[gateway]\ndatabase = "{self.database}"\nhttp_bind = "127.0.0.1:{self.http}"\n'
+            f"batch_ms = 20\n{gateway_extra}"
         )
         for sid in self.ids:
             text += (
@@ -61,22 +84,30 @@ class Chain:
             )
 
     @property
-    def db(self) -> Path:
-        """Return the gateway store path."""
-        return self.work / "gateway.db"
+    def db(self) -> Path | str:
+        """Return the gateway store: a SQLite path, or the PostgreSQL URL (read_sql takes both)."""
+        return self.database if is_postgres(self.database) else Path(self.database)
+
+    def gateway_config(self, gateway_id: str) -> Path:
+        """Write (once) and return a copy of the site config for another gateway id."""
+        path = self.work / f"site-{gateway_id}.toml"
+        text = self.config.read_text().replace("[gateway]\n", f'[gateway]\nid = "{gateway_id}"\n')
+        path.write_text(text.replace(f":{self.http}", f":{free_port()}"))
+        return path
 
     def outbox(self, sid: str) -> Path:
         """Return a station's outbox path."""
         return self.work / f"{sid}-outbox.db"
 
-    def start_gateway(self, *extra: str) -> None:
-        """Start (or restart) the gateway process."""
-        self.procs.start("gateway", "gateway", "run", "-c", str(self.config), *extra)
+    def start_gateway(self, *extra: str, name: str = "gateway", config: Path | None = None) -> None:
+        """Start (or restart) a gateway process (the site's own, or one with `config`)."""
+        self.procs.start(name, "gateway", "run", "-c", str(config or self.config), *extra)
 
-    def wait_gateway(self, timeout: float = 30) -> None:
-        """Wait until the gateway reports itself connected to the broker (and so subscribed)."""
-        sql = "SELECT value FROM counters WHERE name='broker_connected'"
-        wait_for(lambda: read_sql(self.db, sql) == [(1.0,)], timeout, 0.1, "gateway connected")
+    def wait_gateway(self, timeout: float = 30, gateway: str = "gw-1") -> None:
+        """Wait until a gateway reports itself connected to the broker (and so subscribed)."""
+        sql = "SELECT value FROM counters WHERE name='broker_connected' AND gateway=?"
+        wait_for(lambda: read_sql(self.db, sql, (gateway,)) == [(1.0,)], timeout, 0.1,
+                 f"{gateway} connected")  # fmt: skip
 
     def start_edge(self, sid: str, count: int = 0, rate: float = 500.0) -> None:
         """Start (or restart) a station's agent, optionally feeding `count` synthetic parcels."""

@@ -4,6 +4,7 @@
   var live = document.getElementById("board-live");
   if (!live) { return; }
   var status = document.getElementById("live-status");
+  var banner = document.getElementById("store-banner");
   var offset = 0; // server clock minus browser clock (data-now, then each X-Now-Ms header)
 
   function setStatus(text, on) {
@@ -30,15 +31,27 @@
     }
   }
 
+  function storeDown(text) {
+    banner.textContent = text; // plain text: never parsed as markup
+    banner.hidden = false;
+    setStatus("store down", false);
+  }
+
   function refresh() {
     fetch(live.getAttribute("data-live-url"), { credentials: "same-origin" })
       .then(function (r) {
+        if (r.status === 503) {
+          return r.text().then(function (text) { storeDown(text); return null; });
+        }
         if (!r.ok) { throw new Error(r.status); }
         syncClock(r.headers.get("X-Now-Ms"));
         return r.text();
       })
       .then(function (html) {
+        if (html === null) { return; }
         live.innerHTML = html; // server-rendered and escaped by Jinja
+        banner.hidden = true;
+        setStatus("live", true);
         tick();
         live.setAttribute("data-refreshed", String(Date.now()));
       })
@@ -48,6 +61,7 @@
   function connect() {
     var source = new EventSource(live.getAttribute("data-events-url"));
     source.addEventListener("board", refresh);
+    source.addEventListener("store", function (e) { storeDown("store " + e.data); });
     source.onopen = function () { setStatus("live", true); };
     source.onerror = function () {
       setStatus("reconnecting…", false);

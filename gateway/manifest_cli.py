@@ -1,0 +1,159 @@
+"""`dockscan gateway manifest`: import carrier manifests (the parcels a unit should bring)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dockscan.cli import config_option, handle_errors
+from dockscan.config import load_config
+from dockscan.errors import ConfigError
+
+
+@click.group("manifest", context_settings={"help_option_names": ["-h", "--help"]})
+def manifest() -> None:
+    """Manifest commands.
+
+    Example: dockscan gateway manifest import mawb.csv --mawb 176-12345675 -c site.toml
+    """
+
+
+@manifest.command("import")
+@config_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--manifest-id", default=None, help="Manifest id (default KIND:REFERENCE).")
+@click.option("--kind", type=click.Choice(["flight", "mawb", "uld", "bag"]), default=None,
+              help="What the manifest lists (default: the one unit option given).")  # fmt: skip
+@click.option("--carrier", default=None, help="Carrier code (IATA or ICAO).")
+@click.option("--flight", default=None, help="Flight number, e.g. LH8400.")
+@click.option("--flight-date", default=None, help="Flight date, YYYY-MM-DD.")
+@click.option("--mawb", default=None, help="Master air waybill, NNN-NNNNNNNN.")
+@click.option("--uld", default=None, help="ULD id, e.g. AKE12345CZ.")
+@click.option("--bag", default=None, help="Bag id.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="File format (default: from the file name).")  # fmt: skip
+@click.option("--db", default=None, help="Database (default gateway.database).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def import_cmd(
+    config_path: str,
+    file: str,
+    manifest_id: str | None,
+    kind: str | None,
+    carrier: str | None,
+    flight: str | None,
+    flight_date: str | None,
+    mawb: str | None,
+    uld: str | None,
+    bag: str | None,
+    fmt: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Import FILE (CSV with a header, or JSON lines) into one manifest.
+
+    The good lines are stored in one transaction and each rejected line is reported with its
+    line number, field and reason. Importing the same file again changes nothing; a corrected
+    file updates the lines that changed and keeps their previous values in the history.
+    The CSV header names come from [manifests.columns].
+
+    Example: dockscan gateway manifest import LH8400.csv --flight LH8400 --flight-date 2026-11-27
+    """
+    from gateway.manifests.importer import classifier_for, import_manifest
+    from gateway.manifests.model import make_header
+
+    cfg = load_config(config_path)
+    header = make_header(
+        kind, manifest_id, carrier=carrier, flight=flight, flight_date=flight_date,
+        mawb=mawb, uld=uld, bag=bag,
+    )  # fmt: skip
+    conn = _open(config_path, db)
+    try:
+        report = import_manifest(
+            conn, file, header, cfg.manifests, classifier_for(cfg), fmt=fmt,
+            on_reject=None if as_json else lambda r: click.echo(f"{file}: {r}", err=True),
+        )  # fmt: skip
+    finally:
+        conn.close()
+    if as_json:
+        out = {k: v for k, v in vars(report).items() if k != "rejects"}
+        out["rejects"] = [vars(r) for r in report.rejects]
+        click.echo(json.dumps(out))
+    else:
+        click.echo(report.summary())
+
+
+def _open(config_path: str, db: str | None) -> Any:
+    """Open the configured store (or --db), refusing a SQLite path that does not exist."""
+    from gateway.db import is_postgres
+    from gateway.store import open_db
+
+    cfg = load_config(config_path)
+    path = db or cfg.gateway.database
+    if not is_postgres(path) and not Path(path).exists():
+        raise ConfigError(config_path, "gateway.database", f"no database at {path}")
+    return open_db(path, cfg.gateway.database_password())
+
+
+@manifest.command("list")
+@config_option
+@click.option("--state", type=click.Choice(["open", "closed"]), default=None, help="Only these.")
+@click.option("--db", default=None, help="Database (default gateway.database).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@handle_errors
+def list_cmd(config_path: str, state: str | None, db: str | None, as_json: bool) -> None:
+    """List manifests, newest first, with their line counts.
+
+    Example: dockscan gateway manifest list --state open -c site.toml
+    """
+    from gateway.manifests.queries import list_manifests
+
+    conn = _open(config_path, db)
+    try:
+        rows = list_manifests(conn, state)
+    finally:
+        conn.close()
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            active = row["lines"] - row["removed"]
+            click.echo(f"{row['id']}\t{row['state']}\t{active} lines\t{row['source_name']}")
+    if not rows and not as_json:
+        click.echo("no manifests", err=True)
+
+
+@manifest.command("show")
+@config_option
+@click.argument("manifest_id")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Lines to print.")  # fmt: skip
+@click.option("--removed", is_flag=True, help="Also lines a later file no longer lists.")
+@click.option("--db", default=None, help="Database (default gateway.database).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@handle_errors
+def show_cmd(
+    config_path: str, manifest_id: str, limit: int, removed: bool, db: str | None, as_json: bool
+) -> None:
+    """Print one manifest's lines in file order.
+
+    Example: dockscan gateway manifest show flight:LH8400:2026-11-27 -c site.toml
+    """
+    from gateway.manifests.queries import manifest_lines
+    from gateway.manifests.store import manifest as manifest_row
+
+    conn = _open(config_path, db)
+    try:
+        if manifest_row(conn, manifest_id) is None:
+            raise click.ClickException(f"no manifest {manifest_id!r}")
+        rows = manifest_lines(conn, manifest_id, limit, with_removed=removed)
+    finally:
+        conn.close()
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            kg = "-" if row["declared_kg"] is None else f"{row['declared_kg']:g} kg"
+            gone = "\tremoved" if row["removed_ms"] else ""
+            click.echo(f"{row['line_no']}\t{row['tracking_id']}\t{kg}{gone}")

@@ -1,0 +1,214 @@
+"""Import one manifest file in one transaction: good lines stored, bad lines reported."""
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dockscan.codes import CodeClassifier
+from dockscan.config import ManifestsConfig, SiteConfig
+from gateway.clock import now_ms
+from gateway.manifests import store
+from gateway.manifests.model import Header, Invalid, Line, ManifestError, parse_line
+from gateway.manifests.parsers import Counted, buffered, read_csv, read_jsonl
+from gateway.store import transaction
+
+BATCH = 1000
+KEEP_REJECTS = 1000  # rejections kept in the Report; every one goes to on_reject
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One line not imported: where, which field ('' for the whole line), why."""
+
+    line_no: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line_no}" + (f", {self.field}" if self.field else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Report:
+    """What one import did."""
+
+    manifest_id: str
+    source_name: str
+    sha256: str
+    format: str
+    bytes: int = 0
+    lines: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rejected: int = 0
+    already_imported: bool = False
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Return whether the import changed any stored line."""
+        return bool(self.inserted or self.updated or self.removed)
+
+    def summary(self) -> str:
+        """Return a one-line account of the import."""
+        if self.already_imported:
+            return (
+                f"manifest {self.manifest_id}: {self.source_name} was already imported"
+                f" (sha256 {self.sha256[:12]}): nothing changed"
+            )
+        counts = (
+            f"{self.lines} lines: {self.inserted} new, {self.updated} updated,"
+            f" {self.unchanged} unchanged, {self.removed} removed, {self.rejected} rejected"
+        )
+        tail = "" if self.changed else " (nothing changed)"
+        return f"manifest {self.manifest_id}: {self.source_name}: {counts}{tail}"
+
+
+def classifier_for(cfg: SiteConfig) -> CodeClassifier:
+    """Return a classifier with every station's carrier patterns (as their scans are read)."""
+    patterns: dict[str, str] = {}
+    for station in cfg.stations:
+        for name, regex in station.code_patterns.items():
+            patterns.setdefault(name, regex)
+    return CodeClassifier(patterns, where="stations.code_patterns")
+
+
+def file_format(path: Path, fmt: str | None) -> str:
+    """Return csv or jsonl: as given, else from the file name."""
+    if fmt:
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "csv"
+    raise ManifestError(f"{path.name}: say --format csv or jsonl (unknown suffix {suffix!r})")
+
+
+def file_sha256(path: Path, max_bytes: int) -> str:
+    """Return a file's sha256, refusing one larger than max_bytes."""
+    size = os.stat(path).st_size
+    if size > max_bytes:
+        raise ManifestError(
+            f"{path.name}: {size / 1e6:.1f} MB, larger than manifests.max_file_mb"
+            f" ({max_bytes / 1e6:g} MB)"
+        )
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_manifest(
+    conn: Any,
+    path: str | Path,
+    header: Header,
+    cfg: ManifestsConfig,
+    classifier: CodeClassifier,
+    *,
+    fmt: str | None = None,
+    on_reject: Callable[[Reject], None] | None = None,
+    now: int | None = None,
+) -> Report:
+    """Import one file into `header`'s manifest in one transaction and return the report.
+
+    A file whose sha256 matches the manifest's last import writes nothing. Lines a previous
+    import stored and this file lacks are marked removed; changed lines keep their previous
+    values in manifest_line_history. ManifestError (file too big, no header, a field running
+    past max_field_bytes) leaves the store as it was.
+    """
+    path = Path(path)
+    max_bytes = int(cfg.max_file_mb * 1_000_000)
+    fmt = file_format(path, fmt)
+    try:
+        sha = file_sha256(path, max_bytes)
+    except OSError as exc:
+        raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
+    report = Report(header.id, path.name, sha, fmt)
+    now = now_ms() if now is None else now
+    old = store.manifest(conn, header.id)
+    if old is not None and old[4] == sha and old[3] == "open":
+        report.already_imported = True
+        return report
+    with transaction(conn):
+        store.ensure_manifest(conn, header, now)
+        import_id = store.start_import(conn, header.id, now, path.name, sha, fmt)
+        with open(path, "rb") as raw:
+            counted = Counted(raw, max_bytes)
+            reader = read_jsonl if fmt == "jsonl" else read_csv
+            _run(conn, reader(buffered(counted), cfg), header.id, import_id, classifier,
+                 report, on_reject, now)  # fmt: skip
+            report.bytes = counted.bytes
+        report.removed = store.remove_unlisted(conn, header.id, import_id, now)
+        store.finish_import(conn, import_id, vars(report))
+        store.finish_manifest(conn, header.id, now, path.name, sha)
+    return report
+
+
+def _run(
+    conn: Any,
+    raws: Any,
+    manifest_id: str,
+    import_id: int,
+    classifier: CodeClassifier,
+    report: Report,
+    on_reject: Callable[[Reject], None] | None,
+    now: int,
+) -> None:
+    """Check every line, write the good ones in batches, report the bad ones."""
+
+    def reject(item: Reject) -> None:
+        report.rejected += 1
+        if len(report.rejects) < KEEP_REJECTS:
+            report.rejects.append(item)
+        if on_reject is not None:
+            on_reject(item)
+
+    batch: list[Line] = []
+    seen: list[str] = []  # ids of rejected lines: their stored values stand, not removed
+
+    def flush() -> None:
+        written = store.write_lines(conn, manifest_id, import_id, batch, now)
+        report.inserted += written.inserted
+        report.updated += written.updated
+        report.unchanged += written.unchanged
+        for line, first in written.duplicates or []:
+            reject(Reject(line.line_no, "tracking_id",
+                          f"{line.tracking_id} is listed already, on line {first}"))  # fmt: skip
+        if seen:
+            store.mark_seen(conn, manifest_id, import_id, seen)
+        batch.clear()
+        seen.clear()
+
+    for raw in raws:
+        report.lines += 1
+        if raw.problem is not None:
+            reject(Reject(raw.line_no, *raw.problem))
+            continue
+        try:
+            batch.append(parse_line(raw.line_no, raw.fields, classifier))
+        except Invalid as exc:
+            reject(Reject(raw.line_no, exc.field, exc.reason))
+            known = _known_id(raw.fields.get("tracking_id"), classifier)
+            if known and exc.field != "tracking_id":
+                seen.append(known)
+        if len(batch) >= BATCH or len(seen) >= BATCH:
+            flush()
+    flush()
+
+
+def _known_id(text: str | None, classifier: CodeClassifier) -> str | None:
+    """Return the normalised id of a rejected line when its tracking id itself is fine."""
+    if not text:
+        return None
+    try:
+        return parse_line(0, {"tracking_id": text}, classifier).tracking_id
+    except Invalid:
+        return None
