@@ -246,6 +246,13 @@ class ManifestsConfig(Model):
     max_field_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     max_columns: int = Field(256, ge=2, le=10_000)
     drop_folder: str = Field("", description="folder watched for manifest files ('' = none)")
+    drop_settle_s: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="a dropped file is taken once its size and mtime held this long",
+    )
+    drop_poll_s: float = Field(1.0, gt=0, le=60, description="how often the drop folder is read")
 
     @field_validator("delimiter")
     @classmethod
@@ -254,6 +261,20 @@ class ManifestsConfig(Model):
         if value in '"\r\n' or value.isalnum():
             raise ValueError(f"cannot delimit CSV fields with {value!r}")
         return value
+
+
+class ReconcileConfig(Model):
+    """Declared-vs-measured weight: tolerance max(abs_kg, pct of declared) + the scale's MPE."""
+
+    enabled: bool = Field(True, description="decide a verdict for every stored parcel")
+    abs_kg: float = Field(0.2, ge=0, le=100, description="tolerance floor in kg")
+    pct: float = Field(5.0, ge=0, le=100, description="tolerance in % of the declared weight")
+    mpe: Literal["in_service", "initial"] = Field(
+        "in_service", description="OIML R51 maximum permissible error table"
+    )
+    default_division_kg: float = Field(
+        0.01, gt=0, le=10, description="scale division e when a station's scale is not configured"
+    )
 
 
 class ScaleConfig(Model):
@@ -350,6 +371,7 @@ class SiteConfig(Model):
     broker: BrokerConfig = BrokerConfig()
     gateway: GatewayConfig = GatewayConfig()
     manifests: ManifestsConfig = ManifestsConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
     stations: list[StationConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

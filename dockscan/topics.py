@@ -7,9 +7,13 @@ from dockscan.errors import ContractError
 
 DEFAULT_PREFIX = "dockscan/v1"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-STATION_KINDS = ("parcel", "status", "telemetry", "ack", "reply")
-QOS = {"parcel": 1, "status": 1, "telemetry": 0, "ack": 1, "cmd": 1, "reply": 1, "gateway": 1}
-RETAIN = {"status": True, "gateway": True}
+STATION_KINDS = ("parcel", "status", "telemetry", "ack", "reply", "verdict")
+HUB_KINDS = ("holds", "hold-request", "closeout")  # site-wide: {prefix}/{site}/hub/{kind}
+QOS = {
+    "parcel": 1, "status": 1, "telemetry": 0, "ack": 1, "cmd": 1, "reply": 1, "gateway": 1,
+    "verdict": 1, "holds": 1, "hold-request": 1, "closeout": 1,
+}  # fmt: skip
+RETAIN = {"status": True, "gateway": True, "holds": True}
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,16 @@ class Topics:
         """Return the topic on which a station answers commands."""
         return self.station(site, station, "reply")
 
+    def verdict(self, site: str, station: str) -> str:
+        """Return the topic on which the gateway publishes a station's parcel verdicts."""
+        return self.station(site, station, "verdict")
+
+    def hub(self, site: str, kind: str) -> str:
+        """Return a site-wide hub topic: holds (retained), hold-request or closeout."""
+        if kind not in HUB_KINDS:
+            raise ContractError(f"unknown hub topic {kind!r}: one of {', '.join(HUB_KINDS)}")
+        return f"{self.prefix}/{check_id(site, 'site')}/hub/{kind}"
+
     def cmd(self, site: str, station: str, name: str) -> str:
         """Return the topic of one command to a station."""
         return f"{self.station(site, station, 'cmd')}/{check_id(name, 'command')}"
@@ -84,6 +98,8 @@ class Topics:
         if len(levels) == 3 and levels[2] in STATION_KINDS:
             site, station, kind = levels
             return TopicParts(check_id(site, "site"), check_id(station, "station"), kind)
+        if len(levels) == 3 and levels[1] == "hub" and levels[2] in HUB_KINDS:
+            return TopicParts(check_id(levels[0], "site"), "hub", levels[2])
         if len(levels) == 4 and levels[2] == "cmd":
             site, station, _, name = levels
             return TopicParts(check_id(site, "site"), check_id(station, "station"), "cmd", name)

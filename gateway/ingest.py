@@ -18,6 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from dockscan.config import SiteConfig
 from dockscan.events import Ack, ParcelEvent
+from dockscan.hub_events import VerdictBatch
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
 from dockscan.mqtt import publish_json, rotate, topics_for
@@ -26,7 +27,9 @@ from gateway import liveness
 from gateway.clock import now_ms
 from gateway.deadletters import dead_letter
 from gateway.duties import Duties
+from gateway.manifests.importer import classifier_for
 from gateway.outage import StoreGuard, transient
+from gateway.reconcile.matcher import Reconciler
 from gateway.session import connect, gateway_client, status_payload, subscriptions
 from gateway.store import DATA_ERRORS, Batch, Store, Written
 from gateway.validate import Rejected, validate
@@ -61,6 +64,7 @@ class Ingest:
         self.duties = Duties(cfg.gateway, defaults, self.client_id) if owns_liveness else None
         self.password = cfg.gateway.database_password()
         self.guard = StoreGuard(cfg.gateway.database, self.password)
+        self.reconciler = Reconciler(cfg, classifier_for(cfg)) if cfg.reconcile.enabled else None
         self.batch = Batch()
         self.received = 0
         self.connected = False
@@ -217,6 +221,10 @@ class Ingest:
             ack = Ack(gateway=self.client_id, ids=ids, ts=utcnow())  # type: ignore[arg-type]
             publish_json(self.client, self.topics.ack(site, station), ack.to_json(), qos=1)
             acks += 1
+        for (site, station), verdicts in written.verdicts.items():
+            out = VerdictBatch(site=site, station=station, gateway=self.client_id, ts=utcnow(),
+                               verdicts=verdicts)  # type: ignore[arg-type]  # fmt: skip
+            publish_json(self.client, self.topics.verdict(site, station), out.to_json(), qos=1)
         self.counts["acks_sent_total"] = self.counts.get("acks_sent_total", 0) + acks
         return written
 
@@ -279,7 +287,8 @@ class Ingest:
             store = None
             try:
                 store = Store(self.gw.database, background_checkpoints=True,
-                              gateway=self.client_id, password=self.password)  # fmt: skip
+                              gateway=self.client_id, password=self.password,
+                              reconciler=self.reconciler)  # fmt: skip
                 store.ensure_stations(self.cfg.site.id, stations)
             except Exception as exc:
                 if store is not None:

@@ -40,13 +40,14 @@ def used_bytes(conn: Connection) -> int:
 
 
 def _delete_parcels(conn: Connection, where: str, args: tuple, limit: int) -> int:
-    """Delete up to `limit` oldest parcels matching `where`, with their codes.
+    """Delete up to `limit` oldest parcels matching `where`, with their codes and verdicts.
 
     Two set-based statements in the caller's transaction (both pick the same rows): a row at
     a time would hand Python's GIL back and forth with the ingest thread for every row.
     """
     oldest = f"SELECT event_id FROM parcels WHERE {where} ORDER BY ts_ms, event_id LIMIT ?"
     conn.execute(f"DELETE FROM parcel_codes WHERE event_id IN ({oldest})", (*args, limit))
+    conn.execute(f"DELETE FROM verdicts WHERE event_id IN ({oldest})", (*args, limit))
     deleted = conn.execute(f"DELETE FROM parcels WHERE event_id IN ({oldest})", (*args, limit))
     return deleted.rowcount
 
@@ -78,6 +79,11 @@ def purge_by_age(conn: Connection, cutoff_ms: int, limit: int = SLICE_ROWS) -> P
             " WHERE end_ms IS NOT NULL AND end_ms < ? ORDER BY id LIMIT ?)",
             (cutoff_ms, limit),
         ).rowcount
+        conn.execute(
+            "DELETE FROM outbound WHERE id IN (SELECT id FROM outbound"
+            " WHERE published_ms IS NOT NULL AND published_ms < ? ORDER BY id LIMIT ?)",
+            (cutoff_ms, limit),
+        )
     return out
 
 

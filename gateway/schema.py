@@ -222,6 +222,65 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX manifest_line_history_line
         ON manifest_line_history (manifest_id, tracking_id, changed_ms);
+    -- Reconciliation (gateway/reconcile/): one verdict per stored parcel that carries a usable
+    -- code, decided when the parcel is stored and decided again when a manifest listing its
+    -- tracking id is imported (revision + 1 each time the verdict changes). No foreign key:
+    -- retention deletes a parcel's verdict with it, as it does its codes.
+    CREATE TABLE verdicts (
+        event_id TEXT PRIMARY KEY,
+        tracking_id TEXT NOT NULL,           -- normalised, as manifest_lines.tracking_id
+        station TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,              -- the parcel's capture time
+        match TEXT NOT NULL,                 -- MATCHED, UNEXPECTED, DUPLICATE, NO_MANIFEST
+        weight TEXT NOT NULL,                -- WEIGHT_OK, WEIGHT_OVER, WEIGHT_UNDER,
+                                             -- NO_DECLARATION, NO_WEIGHT
+        manifest_id TEXT,                    -- the open manifest whose line it matched
+        declared_kg REAL,
+        measured_kg REAL,
+        delta_kg REAL,                       -- measured - declared
+        tolerance_kg REAL,
+        hold TEXT,                           -- hold reason when its id was held at the time
+        first_event_id TEXT,                 -- DUPLICATE: the first sighting of the id
+        revision INTEGER NOT NULL DEFAULT 0,
+        decided_ms INTEGER NOT NULL
+    );
+    CREATE INDEX verdicts_tracking ON verdicts (tracking_id, ts_ms);
+    CREATE INDEX verdicts_manifest ON verdicts (manifest_id, match);
+    CREATE INDEX verdicts_match ON verdicts (match, ts_ms);
+    CREATE INDEX verdicts_weight ON verdicts (weight, ts_ms);
+    -- Customs holds on tracking ids: the current ones, and every set and release.
+    CREATE TABLE holds (
+        tracking_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,                -- customs_referral, do_not_load, inspection,
+                                             -- prohibitions_restrictions, damage
+        note TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,                 -- who set it
+        set_ms INTEGER NOT NULL,
+        source TEXT NOT NULL                 -- cli, api, mqtt
+    );
+    CREATE TABLE hold_history (
+        id INTEGER PRIMARY KEY,              -- max(id) is the hold list's version
+        tracking_id TEXT NOT NULL,
+        action TEXT NOT NULL,                -- set, release
+        reason TEXT,
+        note TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX hold_history_tracking ON hold_history (tracking_id, at_ms);
+    -- Messages for integrators written by any process (an import that re-reconciles, a
+    -- close-out): the lease-holding gateway publishes them in id order, then sets published_ms.
+    CREATE TABLE outbound (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,                  -- verdict, closeout
+        station TEXT NOT NULL DEFAULT '',
+        payload TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        published_ms INTEGER
+    );
+    CREATE INDEX outbound_pending ON outbound (published_ms, id);
+    ALTER TABLE manifests ADD COLUMN closed_by TEXT;
     """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -12,12 +12,14 @@ from typing import Any
 import psycopg
 
 from dockscan.events import ParcelEvent, StationStatus, Telemetry
+from dockscan.hub_events import Verdict
 from dockscan.topics import Topics
 from gateway import deadletters, liveness
 from gateway.clock import epoch_ms, now_ms
 from gateway.db import Connection, is_postgres, open_store
 from gateway.db.sqlite import BUSY_TIMEOUT_MS
 from gateway.deadletters import DeadLetter, dead_letter
+from gateway.reconcile.matcher import Reconciler, stored_verdicts
 
 logger = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -93,6 +95,7 @@ class Written:
     dead: int = 0  # new dead-letter rows
     dead_repeated: int = 0  # dead letters that were already stored (their repeats went up)
     ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], list[Verdict]] = field(default_factory=dict)
     committed_ms: int = 0
 
 
@@ -136,9 +139,11 @@ class Store:
         *,
         gateway: str = "",
         password: str | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self.conn: Any = open_db(target, password)
         self.gateway = gateway  # whose counter rows this store writes
+        self.reconciler = reconciler  # decides each new parcel's verdict in its transaction
         self.postgres = is_postgres(str(target))
         self.checkpointer: Checkpointer | None = None
         if background_checkpoints and not self.postgres:
@@ -205,6 +210,8 @@ class Store:
             out.duplicates += done.duplicates
             for key, ids in done.ids.items():
                 out.ids.setdefault(key, []).extend(ids)
+            for key, verdicts in done.verdicts.items():
+                out.verdicts.setdefault(key, []).extend(verdicts)
         last = self.write(Batch(dead=dead), counts)
         out.dead, out.dead_repeated = last.dead, last.dead_repeated
         out.committed_ms = last.committed_ms
@@ -256,10 +263,26 @@ class Store:
         self.conn.executemany(STATION_SQL, [(v[2], v[3], v[4], st) for st, v in stations])
         insert = self._insert_pg if self.postgres else self._insert_sqlite
         new = insert(rows, codes)
-        out.inserted = new
-        out.duplicates = len(parcels) - new
+        out.inserted = len(new)
+        out.duplicates = len(parcels) - len(new)
+        if self.reconciler is not None:
+            self._judge(unique, new, out)
 
-    def _insert_sqlite(self, rows: list[tuple], codes: list[tuple]) -> int:
+    def _judge(
+        self, unique: dict[str, tuple[ParcelEvent, bytes, int]], new: set[str], out: Written
+    ) -> None:
+        """Decide the new parcels' verdicts; re-sent ones get the verdict stored before."""
+        assert self.reconciler is not None
+        events = [unique[i][0] for i in sorted(new)]
+        verdicts = self.reconciler.judge(self.conn, events, out.committed_ms)
+        resent = sorted(set(unique) - new)
+        if resent:
+            verdicts += stored_verdicts(self.conn, resent)
+        for verdict in verdicts:
+            event = unique[verdict.event_id][0]
+            out.verdicts.setdefault((event.site, event.station), []).append(verdict)
+
+    def _insert_sqlite(self, rows: list[tuple], codes: list[tuple]) -> set[str]:
         """Insert the rows not stored yet (the only writer: a lookup tells which are new)."""
         marks = ",".join("?" * len(rows))
         known = {
@@ -271,16 +294,16 @@ class Store:
         rows = [r for r in rows if r[0] not in known]
         self.conn.executemany(PARCEL_SQL, rows)
         self.conn.executemany(CODE_SQL, [c for c in codes if c[0] not in known])
-        return len(rows)
+        return {r[0] for r in rows}
 
-    def _insert_pg(self, rows: list[tuple], codes: list[tuple]) -> int:
+    def _insert_pg(self, rows: list[tuple], codes: list[tuple]) -> set[str]:
         """Insert the rows in one array statement; codes only for the rows it inserted."""
         columns = [list(col) for col in zip(*rows, strict=True)]
         inserted = {r[0] for r in self.conn.execute(PG_PARCEL_SQL, columns).fetchall()}
         codes = [c for c in codes if c[0] in inserted]
         if codes:
             self.conn.execute(PG_CODE_SQL, [list(col) for col in zip(*codes, strict=True)])
-        return len(inserted)
+        return inserted
 
     def _count(self, batch: Batch, out: Written, extra: dict[str, float]) -> None:
         """Add this batch (and `extra`) to the counters table that /metrics reads."""
