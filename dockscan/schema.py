@@ -15,6 +15,7 @@ from dockscan.events import (
     StationStatus,
     Telemetry,
 )
+from dockscan.hub_events import Closeout, HoldList, HoldRequest, VerdictBatch
 
 SCHEMA_BASE = "https://dockscan.dev/schema/v1/"
 
@@ -36,6 +37,20 @@ CHANNELS: list[tuple[str, str, type[Contract], str, int, bool, str]] = [
      "A station's answer to a command, matched by request_id."),
     ("gateway-status", "{site}/gateway/{gateway}/status", GatewayStatus, "send", 1, True,
      "Retained gateway status; also the gateway's Will."),
+    ("verdict", "{site}/{station}/verdict", VerdictBatch, "receive", 1, False,
+     "Reconciliation verdicts of a station's stored parcels (matched, unexpected, duplicate; "
+     "weight against the declared). Sent after the ack of the batch that stored them, and "
+     "again with revision + 1 when a later manifest changes one. De-duplicate on "
+     "(event_id, revision)."),
+    ("holds", "{site}/hub/holds", HoldList, "receive", 1, True,
+     "Retained list of every current customs hold of the site. Stations keep the latest "
+     "version locally, so a held parcel is flagged even while the gateway is unreachable."),
+    ("hold-request", "{site}/hub/hold-request", HoldRequest, "send", 1, False,
+     "An authorised integrator sets or releases a hold (the broker's ACL decides who may "
+     "publish here); the gateway applies it and publishes a new hold list."),
+    ("closeout", "{site}/hub/closeout", Closeout, "receive", 1, False,
+     "A manifest was closed: expected, seen, missing, unexpected, weight and hold counts, "
+     "the missing ids, and the API path of the full report."),
 ]  # fmt: skip
 
 
