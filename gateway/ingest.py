@@ -18,7 +18,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from dockscan.config import SiteConfig
 from dockscan.events import Ack, ParcelEvent
-from dockscan.hub_events import VerdictBatch
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
 from dockscan.mqtt import publish_json, rotate, topics_for
@@ -29,7 +28,7 @@ from gateway.deadletters import dead_letter
 from gateway.duties import Duties
 from gateway.manifests.importer import classifier_for
 from gateway.outage import StoreGuard, transient
-from gateway.reconcile.matcher import Reconciler
+from gateway.reconcile.matcher import Reconciler, verdict_batch_json
 from gateway.session import connect, gateway_client, status_payload, subscriptions
 from gateway.store import DATA_ERRORS, Batch, Store, Written
 from gateway.validate import Rejected, validate
@@ -222,9 +221,8 @@ class Ingest:
             publish_json(self.client, self.topics.ack(site, station), ack.to_json(), qos=1)
             acks += 1
         for (site, station), verdicts in written.verdicts.items():
-            out = VerdictBatch(site=site, station=station, gateway=self.client_id, ts=utcnow(),
-                               verdicts=verdicts)  # type: ignore[arg-type]  # fmt: skip
-            publish_json(self.client, self.topics.verdict(site, station), out.to_json(), qos=1)
+            payload = verdict_batch_json(site, station, self.client_id, verdicts)
+            publish_json(self.client, self.topics.verdict(site, station), payload, qos=1)
         self.counts["acks_sent_total"] = self.counts.get("acks_sent_total", 0) + acks
         return written
 

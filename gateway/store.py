@@ -12,7 +12,6 @@ from typing import Any
 import psycopg
 
 from dockscan.events import ParcelEvent, StationStatus, Telemetry
-from dockscan.hub_events import Verdict
 from dockscan.topics import Topics
 from gateway import deadletters, liveness
 from gateway.clock import epoch_ms, now_ms
@@ -95,7 +94,7 @@ class Written:
     dead: int = 0  # new dead-letter rows
     dead_repeated: int = 0  # dead letters that were already stored (their repeats went up)
     ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    verdicts: dict[tuple[str, str], list[Verdict]] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # wire
     committed_ms: int = 0
 
 
@@ -279,7 +278,7 @@ class Store:
         if resent:
             verdicts += stored_verdicts(self.conn, resent)
         for verdict in verdicts:
-            event = unique[verdict.event_id][0]
+            event = unique[verdict["event_id"]][0]
             out.verdicts.setdefault((event.site, event.station), []).append(verdict)
 
     def _insert_sqlite(self, rows: list[tuple], codes: list[tuple]) -> set[str]:

@@ -211,9 +211,8 @@ MIGRATIONS: dict[int, str] = {
         decided_ms BIGINT NOT NULL
     );
     CREATE INDEX verdicts_tracking ON verdicts (tracking_id, ts_ms);
-    CREATE INDEX verdicts_manifest ON verdicts (manifest_id, match);
-    CREATE INDEX verdicts_match ON verdicts (match, ts_ms);
-    CREATE INDEX verdicts_weight ON verdicts (weight, ts_ms);
+    CREATE INDEX verdicts_discrepant ON verdicts (ts_ms) WHERE match IN ('UNEXPECTED', 'DUPLICATE')
+        OR weight IN ('WEIGHT_OVER', 'WEIGHT_UNDER');
     CREATE TABLE holds (
         tracking_id {T} PRIMARY KEY,
         reason {T} NOT NULL,

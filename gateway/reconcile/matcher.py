@@ -2,19 +2,24 @@
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 from dockscan.codes import CodeClassifier, tracking_id
 from dockscan.config import SiteConfig
 from dockscan.events import Outcome, ParcelEvent
-from dockscan.hub_events import Verdict, VerdictBatch
-from dockscan.ids import utcnow
+from dockscan.ids import iso_ms, utcnow
 from gateway.clock import epoch_ms, from_ms
 from gateway.reconcile.verdict import Decision, ListedLine, Sighting, decide
 
 JUDGED = (Outcome.OK, Outcome.NO_WEIGHT, Outcome.REPEAT)  # outcomes whose code is trustworthy
 PRINTABLE_ID = re.compile(r"^[\x21-\x7e]{3,64}$")
+# Codes a station classified as S10 or UPS and printed without spaces or lower case: their
+# normalised id is the text itself, so the classifier need not run again for them.
+CANONICAL_KINDS = ("upu_s10", "ups_1z")
+CANONICAL = re.compile(r"^(?:[A-Z]{2}\d{9}[A-Z]{2}|1Z[0-9A-Z]{16})$")
 CHUNK = 500
 VERDICT_COLUMNS = (
     "event_id, tracking_id, station, ts_ms, match, weight, manifest_id, declared_kg,"
@@ -67,13 +72,17 @@ class Reconciler:
         code = next((b for b in event.barcodes if b.check_ok is not False), None)
         if code is None:
             return None
-        info = tracking_id(code.text, self.classifier)
-        if not info.is_parcel_id or not PRINTABLE_ID.match(info.value):
-            return None
+        if code.kind in CANONICAL_KINDS and CANONICAL.match(code.text):
+            value = code.text  # already the normalised form tracking_id() would give
+        else:
+            info = tracking_id(code.text, self.classifier)
+            if not info.is_parcel_id or not PRINTABLE_ID.match(info.value):
+                return None
+            value = info.value
         measured = event.weight.value if event.weight and event.weight.stable else None
-        return Sighting(event.event_id, info.value, event.station, epoch_ms(event.ts), measured)
+        return Sighting(event.event_id, value, event.station, epoch_ms(event.ts), measured)
 
-    def judge(self, conn: Any, events: list[ParcelEvent], now: int) -> list[Verdict]:
+    def judge(self, conn: Any, events: list[ParcelEvent], now: int) -> list[dict[str, Any]]:
         """Decide and insert the verdicts of newly stored events (inside their transaction)."""
         sightings = [s for s in map(self.sighting, events) if s is not None]
         if not sightings or not self.cfg.enabled:
@@ -102,7 +111,7 @@ class Reconciler:
 
     def rejudge(self, conn: Any, ids: list[str], now: int) -> int:
         """Decide again every stored verdict of these ids; queue the changed ones; count them."""
-        changed: dict[str, list[Verdict]] = defaultdict(list)
+        changed: dict[str, list[dict[str, Any]]] = defaultdict(list)
         any_open = open_manifests(conn)
         for part in chunks(ids):
             where, params = any_of(conn, "tracking_id", part)
@@ -143,18 +152,22 @@ class Reconciler:
         ]
         return self.rejudge(conn, sorted(ids), now) if ids else 0
 
-    def queue(self, conn: Any, station: str, verdicts: list[Verdict], now: int) -> None:
+    def queue(self, conn: Any, station: str, verdicts: list[dict[str, Any]], now: int) -> None:
         """Queue changed verdicts for the lease-holding gateway to publish to integrators."""
         for i in range(0, len(verdicts), 1000):
-            batch = VerdictBatch(site=self.site, station=station, gateway=self.gateway, ts=utcnow(),
-                                 verdicts=verdicts[i : i + 1000])  # fmt: skip
+            payload = verdict_batch_json(self.site, station, self.gateway, verdicts[i : i + 1000])
             conn.execute(
                 "INSERT INTO outbound (kind, station, payload, created_ms) VALUES (?, ?, ?, ?)",
-                ("verdict", station, batch.to_json().decode(), now),
+                ("verdict", station, payload.decode(), now),
             )
 
 
-def stored_verdicts(conn: Any, event_ids: list[str]) -> list[Verdict]:
+def rejudger(cfg: SiteConfig, classifier: CodeClassifier) -> Callable[[Any, str, int], int] | None:
+    """Return what re-decides a manifest's verdicts after an import, or None when off."""
+    return Reconciler(cfg, classifier).rejudge_manifest if cfg.reconcile.enabled else None
+
+
+def stored_verdicts(conn: Any, event_ids: list[str]) -> list[dict[str, Any]]:
     """Return the stored verdicts of these events (for re-sent events acknowledged again)."""
     out = []
     for part in chunks(event_ids):
@@ -167,16 +180,19 @@ def stored_verdicts(conn: Any, event_ids: list[str]) -> list[Verdict]:
 
 def listed_lines(conn: Any, ids: list[str]) -> dict[str, list[ListedLine]]:
     """Return the open manifests' current lines for these tracking ids."""
+    kinds = dict(conn.execute("SELECT id, kind FROM manifests WHERE state = 'open'").fetchall())
     out: dict[str, list[ListedLine]] = defaultdict(list)
+    if not kinds:
+        return out
     for part in chunks(ids):
-        where, params = any_of(conn, "l.tracking_id", part)
-        for tid, manifest_id, kind, declared in conn.execute(
-            "SELECT l.tracking_id, l.manifest_id, m.kind, l.declared_kg FROM manifest_lines l"
-            " JOIN manifests m ON m.id = l.manifest_id"
-            f" WHERE {where} AND l.removed_ms IS NULL AND m.state = 'open'",
+        where, params = any_of(conn, "tracking_id", part)
+        for tid, manifest_id, declared in conn.execute(
+            "SELECT tracking_id, manifest_id, declared_kg FROM manifest_lines"
+            f" WHERE {where} AND removed_ms IS NULL",
             params,
         ):
-            out[tid].append(ListedLine(manifest_id, kind, declared))
+            if manifest_id in kinds:
+                out[tid].append(ListedLine(manifest_id, kinds[manifest_id], declared))
     return out
 
 
@@ -227,11 +243,20 @@ def _stored_decision(row: Any) -> Decision:
     )
 
 
-def _verdict(s: Sighting, d: Decision, revision: int) -> Verdict:
-    """Return the contract form of a verdict."""
-    return Verdict(
-        event_id=s.event_id, tracking_id=s.tracking_id, ts=from_ms(s.ts_ms), match=d.match,
-        weight=d.weight, manifest_id=d.manifest_id, declared_kg=d.declared_kg,
-        measured_kg=s.measured_kg, delta_kg=d.delta_kg, tolerance_kg=d.tolerance_kg,
-        hold=d.hold, first_event_id=d.first_event_id, revision=revision,
-    )  # fmt: skip
+def _verdict(s: Sighting, d: Decision, revision: int) -> dict[str, Any]:
+    """Return a verdict in its wire form (dockscan.hub_events.Verdict, built without pydantic)."""
+    return {
+        "event_id": s.event_id, "tracking_id": s.tracking_id, "ts": iso_ms(from_ms(s.ts_ms)),
+        "match": d.match.value, "weight": d.weight.value, "manifest_id": d.manifest_id,
+        "declared_kg": d.declared_kg, "measured_kg": s.measured_kg, "delta_kg": d.delta_kg,
+        "tolerance_kg": d.tolerance_kg, "hold": d.hold, "first_event_id": d.first_event_id,
+        "revision": revision,
+    }  # fmt: skip
+
+
+def verdict_batch_json(site: str, station: str, gateway: str, verdicts: list[dict]) -> bytes:
+    """Return a dockscan.verdict/1 payload (its shape is checked against VerdictBatch in tests)."""
+    return orjson.dumps({
+        "schema": "dockscan.verdict/1", "site": site, "station": station, "gateway": gateway,
+        "ts": iso_ms(utcnow()), "verdicts": verdicts,
+    })  # fmt: skip

@@ -85,11 +85,13 @@ def decide(
     division_kg: float,
 ) -> Decision:
     """Judge one parcel; `first` is the earliest other sighting of its id (ts, event id)."""
-    line = min(lines, key=lambda li: (KIND_ORDER.get(li.kind, 9), li.manifest_id), default=None)
-    declared = next(
-        (li.declared_kg for li in sorted(lines, key=lambda li: KIND_ORDER.get(li.kind, 9))
-         if li.declared_kg is not None), None,
-    )  # fmt: skip
+    if len(lines) <= 1:
+        line = lines[0] if lines else None
+        declared = line.declared_kg if line else None
+    else:
+        ordered = sorted(lines, key=lambda li: (KIND_ORDER.get(li.kind, 9), li.manifest_id))
+        line = ordered[0]
+        declared = next((li.declared_kg for li in ordered if li.declared_kg is not None), None)
     earlier = first is not None and first < (parcel.ts_ms, parcel.event_id)
     if earlier:
         match = Match.DUPLICATE

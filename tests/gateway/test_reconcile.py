@@ -10,11 +10,11 @@ import pytest
 from dockscan.codes import CodeClassifier, s10_with_check
 from dockscan.config import ReconcileConfig, parse_config
 from dockscan.events import Barcode, ParcelEvent, Weight
-from dockscan.hub_events import Match, VerdictBatch, WeightCheck
+from dockscan.hub_events import Match, Verdict, VerdictBatch, WeightCheck
 from dockscan.ids import utcnow, uuid7
 from gateway.manifests.importer import import_manifest
 from gateway.manifests.model import make_header
-from gateway.reconcile.matcher import Reconciler
+from gateway.reconcile.matcher import Reconciler, verdict_batch_json
 from gateway.reconcile.verdict import mpe_kg, weigh
 from gateway.store import Batch, Store, transaction
 
@@ -62,10 +62,14 @@ def manifest(conn: Any, tmp: Path, rows: dict[str, float | None], name: str = "m
     import_manifest(conn, path, make_header(mawb="176-12345675"), cfg, CodeClassifier())
 
 
-def write(store: Store, *events: ParcelEvent) -> dict[str, Any]:
-    """Store a batch; return event id -> verdict."""
+def write(store: Store, *events: ParcelEvent) -> dict[str, Verdict]:
+    """Store a batch; return event id -> verdict, checked against the published contract."""
     written = store.write(Batch(parcels=[(e, e.to_json(), 0) for e in events]))
-    return {v.event_id: v for vs in written.verdicts.values() for v in vs}
+    out = {}
+    for (site, station), verdicts in written.verdicts.items():
+        wire = verdict_batch_json(site, station, "gw-1", verdicts)
+        out.update({v.event_id: v for v in VerdictBatch.model_validate_json(wire).verdicts})
+    return out
 
 
 @pytest.fixture
@@ -150,10 +154,10 @@ def test_a_later_manifest_rejudges_stored_parcels(store: Store, tmp_path: Path) 
     cfg = site("x")
     reconciler = store.reconciler
     assert reconciler is not None
-    import_manifest(store.conn, path, header, cfg.manifests, CodeClassifier())
-    with transaction(store.conn):
-        changed = reconciler.rejudge_manifest(store.conn, header.id, 0)
-    assert changed == 1
+    report = import_manifest(store.conn, path, header, cfg.manifests, CodeClassifier(),
+                             rejudge=reconciler.rejudge_manifest)  # fmt: skip
+    assert report.rejudged == 1
+    assert report.summary().endswith("; 1 verdicts changed")
     row = store.conn.execute(
         "SELECT match, weight, manifest_id, revision FROM verdicts WHERE event_id = ?",
         (first.event_id,),
