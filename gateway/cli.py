@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,14 +123,30 @@ def run(
         raise ConfigError(config_path, "gateway.shared_group", "shared subscriptions need MQTT 5")
     stop = _stop_on_signals()
     if worker_index is not None or (workers == 1 and not ui):
-        _worker(cfg, stop, worker_index or 1, workers, not no_liveness).run()
+        with _drop_folder(cfg, stop, worker_index in (None, 1)):
+            _worker(cfg, stop, worker_index or 1, workers, not no_liveness).run()
         return
     children = [_spawn(config_path, "ui")] if ui else []
     if workers == 1:
-        sys.exit(_run_with_children(cfg, stop, children, not no_liveness))
+        with _drop_folder(cfg, stop, True):
+            code = _run_with_children(cfg, stop, children, not no_liveness)
+        sys.exit(code)
     for i in range(1, workers + 1):
         children.append(_spawn(config_path, "run", f"--workers={workers}", f"--worker={i}"))
     sys.exit(_supervise(children, stop))
+
+
+@contextmanager
+def _drop_folder(cfg: SiteConfig, stop: threading.Event, watch: bool) -> Iterator[None]:
+    """Watch manifests.drop_folder on a thread while the block runs (one process per gateway)."""
+    from gateway.manifests import watch as drop
+
+    finish = drop.start(cfg, stop) if watch else None
+    try:
+        yield
+    finally:
+        if finish is not None:
+            finish()
 
 
 def _run_with_children(

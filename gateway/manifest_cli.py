@@ -1,6 +1,8 @@
 """`dockscan gateway manifest`: import carrier manifests (the parcels a unit should bring)."""
 
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,9 @@ def import_cmd(
     Example: dockscan gateway manifest import LH8400.csv --flight LH8400 --flight-date 2026-11-27
     """
     from gateway.manifests.importer import classifier_for, import_manifest
+    from gateway.manifests.intake import report_json
     from gateway.manifests.model import make_header
+    from gateway.reconcile.matcher import rejudger
 
     cfg = load_config(config_path)
     header = make_header(
@@ -70,15 +74,17 @@ def import_cmd(
     )  # fmt: skip
     conn = _open(config_path, db)
     try:
+        classifier = classifier_for(cfg)
         report = import_manifest(
-            conn, file, header, cfg.manifests, classifier_for(cfg), fmt=fmt,
+            conn, file, header, cfg.manifests, classifier, fmt=fmt,
             on_reject=None if as_json else lambda r: click.echo(f"{file}: {r}", err=True),
+            rejudge=rejudger(cfg, classifier),
         )  # fmt: skip
     finally:
         conn.close()
     if as_json:
-        out = {k: v for k, v in vars(report).items() if k != "rejects"}
-        out["rejects"] = [vars(r) for r in report.rejects]
+        out = report_json(report)
+        del out["summary"]
         click.echo(json.dumps(out))
     else:
         click.echo(report.summary())
@@ -157,3 +163,49 @@ def show_cmd(
             kg = "-" if row["declared_kg"] is None else f"{row['declared_kg']:g} kg"
             gone = "\tremoved" if row["removed_ms"] else ""
             click.echo(f"{row['line_no']}\t{row['tracking_id']}\t{kg}{gone}")
+
+
+@manifest.command("watch")
+@config_option
+@click.option("--once", is_flag=True, help="Take the files complete now, then exit.")
+@click.option("--db", default=None, help="Database (default gateway.database).")
+@handle_errors
+def watch_cmd(config_path: str, once: bool, db: str | None) -> None:
+    """Import the manifest files that arrive in manifests.drop_folder, until SIGINT/SIGTERM.
+
+    A file is taken once its size and mtime held for manifests.drop_settle_s; dotfiles and
+    .part, .filepart, .tmp and .partial files are left alone. The file name gives the header:
+    flight_LH8400_2026-11-27.csv, mawb_176-12345675.csv, uld_AKE12345CZ.jsonl, bag_B0042.csv.
+    Each file then goes to done/ (or rejected/, when nothing could be imported) with a
+    NAME.report.json beside it. `gateway run` does the same when manifests.drop_folder is set.
+
+    Example: dockscan gateway manifest watch -c site.toml --once
+    """
+    from gateway.manifests.watch import Busy, DropWatcher
+
+    cfg = load_config(config_path)
+    folder = cfg.manifests.drop_folder
+    if not folder:
+        raise ConfigError(config_path, "manifests.drop_folder", "is not set")
+    if not Path(folder).is_dir():
+        raise ConfigError(config_path, "manifests.drop_folder", f"no folder {folder}")
+    _open(config_path, db).close()
+    watcher = DropWatcher(cfg, database=db)
+    if not once:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        watcher.run(stop)
+        return
+    try:
+        outcomes = watcher.once()
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        watcher.close()
+    for o in outcomes:
+        what = o.report["summary"] if o.status == "done" else o.report["error"]
+        click.echo(f"{o.status}\t{o.path}\t{what}")
+    left = sorted(watcher.seen)
+    if left:
+        click.echo(f"not complete yet: {', '.join(left)}", err=True)

@@ -48,6 +48,7 @@ class Report:
     removed: int = 0
     rejected: int = 0
     already_imported: bool = False
+    rejudged: int = 0  # stored verdicts this import changed
     rejects: list[Reject] = field(default_factory=list)
 
     @property
@@ -67,6 +68,8 @@ class Report:
             f" {self.unchanged} unchanged, {self.removed} removed, {self.rejected} rejected"
         )
         tail = "" if self.changed else " (nothing changed)"
+        if self.rejudged:
+            tail += f"; {self.rejudged} verdicts changed"
         return f"manifest {self.manifest_id}: {self.source_name}: {counts}{tail}"
 
 
@@ -116,13 +119,16 @@ def import_manifest(
     fmt: str | None = None,
     on_reject: Callable[[Reject], None] | None = None,
     now: int | None = None,
+    rejudge: Callable[[Any, str, int], int] | None = None,
 ) -> Report:
     """Import one file into `header`'s manifest in one transaction and return the report.
 
     A file whose sha256 matches the manifest's last import writes nothing. Lines a previous
     import stored and this file lacks are marked removed; changed lines keep their previous
     values in manifest_line_history. ManifestError (file too big, no header, a field running
-    past max_field_bytes) leaves the store as it was.
+    past max_field_bytes) leaves the store as it was. `rejudge(conn, manifest_id, now)` (the
+    reconciler's) decides again, in the same transaction, the verdicts of parcels seen before
+    the file came, so no verdict ever disagrees with the stored manifest.
     """
     path = Path(path)
     max_bytes = int(cfg.max_file_mb * 1_000_000)
@@ -149,6 +155,8 @@ def import_manifest(
         report.removed = store.remove_unlisted(conn, header.id, import_id, now)
         store.finish_import(conn, import_id, vars(report))
         store.finish_manifest(conn, header.id, now, path.name, sha)
+        if rejudge is not None and report.changed:
+            report.rejudged = rejudge(conn, header.id, now)
     return report
 
 

@@ -52,7 +52,10 @@ def build(cfg: SiteConfig, bind: str | None = None, test_config: dict | None = N
             f"refusing to serve on {host}, which is not a loopback address, without an access"
             " token: name an environment variable holding one in gateway.access_token_env",
         )
-    server = create_server(app, host=host, port=port, threads=threads, ident="dockscan")
+    # Waitress spools a body past 512 kB to a temporary file; a manifest may be up to max_file_mb.
+    body_max = max(1 << 30, int(cfg.manifests.max_file_mb * 1_000_000) + (1 << 20))
+    server = create_server(app, host=host, port=port, threads=threads, ident="dockscan",
+                           max_request_body_size=body_max)  # fmt: skip
     return app, server
 
 
