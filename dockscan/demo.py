@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +22,7 @@ from dockscan.config import (
     StationConfig,
     load_config,
 )
+from dockscan.demo_flight import DemoFlight, demo_flight
 from dockscan.errors import BrokerError, ConfigError
 from dockscan.mqtt import broker_answers
 
@@ -109,6 +111,9 @@ def demo_site_toml(
         "[gateway]",
         *(gateway_lines or [f'database = "{work / "gateway.db"}"']),
         f'http_bind = "{http}"',
+        "[manifests]",
+        f'drop_folder = "{work / "manifests"}"',
+        "drop_settle_s = 0.5",
     ]
     for i in range(1, n + 1):
         sid = f"dock{i:02d}"
@@ -190,9 +195,10 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         site_file.write_text(demo_site_toml(base, broker, stations, http_bind, work))
         site = load_config(site_file)
         cfg = str(site_file)
+        flight = load_flight(demo, site, cfg)
         demo.spawn("gateway", "dockscan", "gateway", "run", "-c", cfg, "--ui")
-        start_stations(demo, site, cfg)
-        _print_banner(site, http_bind, work)
+        start_stations(demo, site, cfg, flight)
+        _print_banner(site, http_bind, work, flight)
         demo.watch()
     finally:
         print("Stopping the demo ...")
@@ -200,11 +206,31 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         print("Stopped.")
 
 
-def start_stations(demo: Demo, site: SiteConfig, cfg: str) -> None:
+def start_stations(
+    demo: Demo, site: SiteConfig, cfg: str, flight: DemoFlight | None = None
+) -> None:
     """Start a device simulator and an edge agent per station of the site config."""
     for st in site.stations:
-        demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *sim_station_args(st))
+        args = sim_station_args(st)
+        if flight is not None:
+            args += ["--parcels", str(flight.write_parcels(demo.workdir, st.id))]
+        demo.spawn(f"sim-{st.id}", "dockscan", "sim", "station", *args)
         demo.spawn(f"edge-{st.id}", "dockscan", "edge", "run", "-c", cfg, "--station", st.id)
+
+
+def load_flight(demo: Demo, site: SiteConfig, cfg: str) -> DemoFlight:
+    """Drop the demo flight's manifest for the gateway to import, and set its two holds."""
+    flight = demo_flight([st.id for st in site.stations], date.today())
+    flight.write_manifest(Path(site.manifests.drop_folder))
+    for tracking, reason, note in flight.holds:
+        done = subprocess.run(
+            [sys.executable, "-m", "dockscan", "gateway", "hold", "set", tracking, "-c", cfg,
+             "--reason", reason, "--note", note, "--actor", "demo"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if done.returncode != 0:
+            print(f"!! could not set the demo hold on {tracking}: {done.stderr.strip()}")
+    return flight
 
 
 def sim_station_args(st: StationConfig) -> list[str]:
@@ -220,7 +246,7 @@ def sim_station_args(st: StationConfig) -> list[str]:
     return args
 
 
-def _print_banner(site: SiteConfig, http_bind: str, work: Path) -> None:
+def _print_banner(site: SiteConfig, http_bind: str, work: Path, flight: DemoFlight) -> None:
     """Tell the user where to look."""
     prefix, sid = site.broker.topic_prefix, site.site.id
     screens = ", ".join(f"http://{s.screen_bind}/" for s in site.stations)
@@ -236,6 +262,10 @@ def _print_banner(site: SiteConfig, http_bind: str, work: Path) -> None:
         + (f"  Camera streams:  {', '.join(cameras)}\n" if cameras else "")
         + f"  Subscribe:       {sub}\n"
         f"  Topics:          {topics}\n"
+        f"  Demo flight:     {flight.flight} of {flight.day}, {len(flight.lines)} manifest lines,"
+        f" 2 parcels on hold; close it with\n"
+        f"                   dockscan gateway manifest close flight:{flight.flight}/{flight.day}"
+        f" -c {work / 'site.toml'}\n"
         f"  Logs and data:   {work}\n"
         "Press Ctrl-C to stop.",
         flush=True,

@@ -11,7 +11,7 @@ import click
 from firmware_sim.scales import SIMULATORS, make_scale_sim
 from firmware_sim.scanner import TERMINATORS, ScannerSim
 from firmware_sim.sim_thread import SerialSim
-from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
+from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming, read_script
 
 SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -182,6 +182,12 @@ def scanner(
 @click.option("--no-weight", type=click.FloatRange(0, 1), default=0.05, show_default=True)
 @click.option("--invalid", type=click.FloatRange(0, 1), default=0.05, show_default=True)
 @click.option("--seed", type=int)
+@click.option(
+    "--parcels",
+    "script_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Present these parcels first: one `code,kg` line each (then random ones).",
+)
 def station(
     scale_link: str,
     scanner_link: str | None,
@@ -196,6 +202,7 @@ def station(
     no_weight: float,
     invalid: float,
     seed: int | None,
+    script_file: str | None,
 ) -> None:
     """Run a coordinated scale + scanner (and/or camera) simulation until Ctrl-C or --count.
 
@@ -215,6 +222,10 @@ def station(
     if no_scanner and camera_port is None:
         raise click.UsageError("--no-scanner needs --camera-http (a station needs a reader)")
     try:
+        script = read_script(script_file) if script_file else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--parcels") from None
+    try:
         sim = SimulatedStation.on_links(
             scale_link,
             scanner_link,
@@ -226,6 +237,7 @@ def station(
             timing=StationTiming(interval=interval),
             mix=StationMix(no_read=no_read, no_weight=no_weight, invalid=invalid),
             count=count,
+            script=script,
         )
     except OSError as exc:
         raise click.ClickException(

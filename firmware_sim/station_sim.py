@@ -47,6 +47,24 @@ class StationTiming:
     gap_s: float = 0.15  # platform empty before the next parcel
 
 
+def read_script(path: str | Path) -> list[tuple[str, float]]:
+    """Read a parcel script: one `code,kg` line per parcel, presented in order (# comments)."""
+    script = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        code, _, kg = line.partition(",")
+        try:
+            weight = float(kg)
+        except ValueError:
+            raise ValueError(f"{path}:{n}: want `code,kg`, got {line[:60]!r}") from None
+        if not code or not 0 < weight <= 100:
+            raise ValueError(f"{path}:{n}: want a code and 0 < kg <= 100, got {line[:60]!r}")
+        script.append((code, weight))
+    return script
+
+
 class SimulatedStation:
     """Place a parcel, type its code and/or show its label while it settles, remove it; repeat."""
 
@@ -61,12 +79,14 @@ class SimulatedStation:
         count: int | None = None,
         seed: int | None = None,
         own_devices: bool = False,
+        script: list[tuple[str, float]] | None = None,
     ) -> None:
         if scanner is None and camera is None:
             raise ValueError("a station needs a scanner, a camera or both")
         self.scale, self.scanner, self.camera = scale, scanner, camera
         self.timing, self.mix = timing or StationTiming(), mix or StationMix()
         self.count, self.own_devices = count, own_devices
+        self.script = script or []  # (code, kg) parcels presented first, then random ones
         self.parcels: list[SimParcel] = []
         self.done = threading.Event()
         self._rng = random.Random(seed)
@@ -147,6 +167,9 @@ class SimulatedStation:
         weighed = rng.random() >= mix.no_weight
         scanned = rng.random() >= mix.no_read or not weighed  # always scan a no-weight parcel
         kg = round(rng.uniform(*mix.weight_kg), 3) if weighed else None
+        if index < len(self.script):
+            text, kg = self.script[index]
+            code, weighed = SimCode(text, "code128", "scripted", True), True
         start = time.monotonic()
         parcel = SimParcel(index, code, kg, scanned, t_start=start)
         if self.camera is not None:  # the parcel comes into view as it is put down

@@ -211,7 +211,7 @@ def test_camera_stream_stalls_and_recovers(tmp_path: Path, mosquitto: Mosquitto)
     devices = camera_station(tmp_path, port).replace("fps = 6\n", "fps = 6\nstall_after_s = 1.0\n")
     chain = Chain(tmp_path, mosquitto, extra_station=devices)
     sim = SimulatedStation.on_links(
-        tmp_path / "scale", None, camera_port=port, seed=5, count=30,
+        tmp_path / "scale", None, camera_port=port, seed=5, count=20,
         timing=StationTiming(interval=(1.2, 1.2)), mix=StationMix(0, 0, 0),
     )  # fmt: skip
     try:
@@ -235,7 +235,7 @@ def test_camera_stream_stalls_and_recovers(tmp_path: Path, mosquitto: Mosquitto)
         outcomes = dict(read_sql(chain.db, "SELECT outcome, count(*) FROM parcels GROUP BY 1"))
         later = "SELECT count(*) FROM parcels WHERE outcome = 'OK' AND ts_ms > ?"
         assert read_sql(chain.db, later, (recovered_ms,))[0][0] >= 3, outcomes  # reads resume
-        chain.record("camera stream stalls, then recovers", figures, sim_parcels=30,
+        chain.record("camera stream stalls, then recovers", figures, sim_parcels=20,
                      ok=outcomes.get("OK", 0), no_read=outcomes.get("NO_READ", 0))  # fmt: skip
     finally:
         sim.stop()

@@ -122,13 +122,27 @@ def test_demo_runs_three_stations_and_stops_cleanly(tmp_path: Path) -> None:
             finally:
                 con.close()
 
+        def rows(sql: str) -> list[tuple]:
+            con = sqlite3.connect(tmp_path / "work" / "gateway.db", timeout=5)
+            try:
+                return con.execute(sql).fetchall()
+            finally:
+                con.close()
+
         try:
             online = wait_for(lambda: len(three_online()) == 3 and three_online(), 60, 0.5, "3")
             first = wait_for(parcel_count, 30, 0.5, "parcels")
             wait_for(lambda: parcel_count() > first, 30, 0.5, "the parcel count to grow")
+            matched = "SELECT count(*) FROM verdicts WHERE match = 'MATCHED'"
+            wait_for(lambda: rows(matched)[0][0], 30, 0.5, "a parcel matched on the demo flight")
         except TimeoutError:
             pytest.fail((tmp_path / "demo.log").read_text())
         assert sorted(s["id"] for s in online) == ["dock01", "dock02", "dock03"]
+        day = rows("SELECT date('now')")[0][0]
+        flight = rows("SELECT m.id, count(*) FROM manifests m JOIN manifest_lines l"
+                      " ON l.manifest_id = m.id GROUP BY m.id")  # fmt: skip
+        assert flight == [(f"flight:DS642/{day}", 116)]
+        assert (tmp_path / "work" / "manifests" / "done" / f"flight_DS642_{day}.csv").exists()
     finally:
         demo.send_signal(signal.SIGINT)
         rc = demo.wait(60)

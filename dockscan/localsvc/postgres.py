@@ -154,7 +154,7 @@ class Postgres:
     def create_database(self) -> str:
         """Create an empty database and return its name."""
         name = "t_" + uuid.uuid4().hex[:16]
-        self.admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        self.admin(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY')
         return name
 
     def drop_database(self, name: str) -> None:

@@ -26,7 +26,7 @@ from firmware_sim.cli import sim as sim_group
 from firmware_sim.labels import LabelCode
 from firmware_sim.scanner import ScannerSim
 from firmware_sim.station_camera import StationCamera, spoil_label
-from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming
+from firmware_sim.station_sim import SimulatedStation, StationMix, StationTiming, read_script
 from tests.edge.serial_support import Recorder
 from tests.support.broker import wait_for
 
@@ -124,6 +124,33 @@ def test_stop_without_count_is_prompt(tmp_path: Path) -> None:
     station.stop()
     assert time.monotonic() - began < 1.0
     assert station.done.is_set()
+
+
+def test_scripted_parcels_come_first_then_random_ones(tmp_path: Path) -> None:
+    script = tmp_path / "parcels.csv"
+    script.write_text("# demo flight\nLX400000005CN,1.250\n\nLX400000019CN,3.5\n")
+    station = SimulatedStation.on_links(
+        tmp_path / "a", tmp_path / "b", seed=3, count=3, script=read_script(script),
+        timing=StationTiming(interval=(0.3, 0.3), scan_after_s=0.05, gap_s=0.1),
+    )  # fmt: skip
+    station.start()
+    try:
+        assert station.done.wait(5)
+    finally:
+        station.stop()
+    truth = station.truth()
+    assert [(p.code.text, p.kg) for p in truth[:2]] == [("LX400000005CN", 1.25),
+                                                        ("LX400000019CN", 3.5)]  # fmt: skip
+    assert truth[2].code.text not in ("LX400000005CN", "LX400000019CN")
+
+
+def test_sim_station_refuses_a_bad_parcel_script(tmp_path: Path) -> None:
+    script = tmp_path / "parcels.csv"
+    script.write_text("LX400000005CN,1.2\nLX400000019CN,heavy\n")
+    args = ["station", "--scale-link", str(tmp_path / "s"), "--scanner-link", str(tmp_path / "c")]
+    result = CliRunner().invoke(sim_group, [*args, "--parcels", str(script)])
+    assert result.exit_code == 2
+    assert "parcels.csv:2: want `code,kg`, got 'LX400000019CN,heavy'" in result.output
 
 
 @pytest.mark.parametrize("command", ["scale", "scanner", "station"])
