@@ -10,10 +10,15 @@ from dockscan.config import SiteConfig
 from dockscan.errors import DockscanError
 
 STATION_WRITES = ("parcel", "status", "telemetry", "reply")
-STATION_READS = ("ack", "cmd/+")
+STATION_READS = ("ack", "cmd/+", "verdict")
+HUB_WRITES = ("holds", "closeout")  # the gateway's site-wide topics
 
 
-def acl_text(cfg: SiteConfig, integrators: tuple[str, ...] = ("integrator",)) -> str:
+def acl_text(
+    cfg: SiteConfig,
+    integrators: tuple[str, ...] = ("integrator",),
+    hold_requesters: tuple[str, ...] = ("customs",),
+) -> str:
     """Return a Mosquitto ACL: stations write only their own topics and read their ack and cmd."""
     base = f"{cfg.broker.topic_prefix}/{cfg.site.id}"
     lines = [
@@ -25,6 +30,9 @@ def acl_text(cfg: SiteConfig, integrators: tuple[str, ...] = ("integrator",)) ->
         *(f"topic read {base}/+/{kind}" for kind in ("parcel", "status", "telemetry", "reply")),
         f"topic write {base}/+/ack",
         f"topic write {base}/+/cmd/+",
+        f"topic write {base}/+/verdict",
+        *(f"topic write {base}/hub/{kind}" for kind in HUB_WRITES),
+        f"topic read {base}/hub/hold-request",
         f"topic readwrite {base}/gateway/+/status",  # `gateway run --workers N`: one per worker
         f"topic readwrite {base}/gateway/{cfg.gateway.id}/doctor",  # `dockscan doctor` probe
         "",
@@ -34,23 +42,30 @@ def acl_text(cfg: SiteConfig, integrators: tuple[str, ...] = ("integrator",)) ->
             f"user {st.id}",
             *(f"topic write {base}/{st.id}/{kind}" for kind in STATION_WRITES),
             *(f"topic read {base}/{st.id}/{kind}" for kind in STATION_READS),
+            f"topic read {base}/hub/holds",
             f"topic readwrite {base}/{st.id}/doctor",  # `dockscan doctor` probe, nobody consumes
             "",
         ]
     for name in integrators:
         lines += [f"user {name}", f"topic read {base}/#", ""]
+    for name in hold_requesters:  # customs brokers' systems: set and release holds, see them
+        lines += [f"user {name}", f"topic write {base}/hub/hold-request",
+                  f"topic read {base}/hub/#", ""]  # fmt: skip
     return "\n".join(lines)
 
 
 def write_broker_files(
-    cfg: SiteConfig, out: Path, integrators: tuple[str, ...] = ("integrator",)
+    cfg: SiteConfig,
+    out: Path,
+    integrators: tuple[str, ...] = ("integrator",),
+    hold_requesters: tuple[str, ...] = ("customs",),
 ) -> dict[str, str]:
     """Write acl, hashed passwd and one env file per client; return the passwords."""
     if shutil.which("mosquitto_passwd") is None:
         raise DockscanError("mosquitto_passwd not found: apt-get install -y mosquitto")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "acl").write_text(acl_text(cfg, integrators))
-    users = [cfg.gateway.id, *(s.id for s in cfg.stations), *integrators]
+    (out / "acl").write_text(acl_text(cfg, integrators, hold_requesters))
+    users = [cfg.gateway.id, *(s.id for s in cfg.stations), *integrators, *hold_requesters]
     creds = {user: secrets.token_urlsafe(18) for user in users}
     passwd = out / "passwd"
     passwd.write_text("".join(f"{u}:{p}\n" for u, p in creds.items()))

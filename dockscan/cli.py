@@ -159,8 +159,12 @@ def demo(config_path: str, stations: int, http_bind: str, workdir: str | None, s
 @click.option("-o", "--out", default="var/broker", show_default=True, help="Output folder.")
 @click.option("--integrator", "integrators", multiple=True, default=["integrator"],
               show_default=True, help="Read-only integrator user (repeatable).")  # fmt: skip
+@click.option("--hold-requester", "hold_requesters", multiple=True, default=["customs"],
+              show_default=True, help="User that may request holds (repeatable).")  # fmt: skip
 @handle_errors
-def broker_config(config_path: str, out: str, integrators: tuple[str, ...]) -> None:
+def broker_config(
+    config_path: str, out: str, integrators: tuple[str, ...], hold_requesters: tuple[str, ...]
+) -> None:
     """Generate Mosquitto passwd and ACL files, and one env file of credentials per client.
 
     Use with config/mosquitto.conf (password_file and acl_file point at these files).
@@ -169,5 +173,5 @@ def broker_config(config_path: str, out: str, integrators: tuple[str, ...]) -> N
     """
     from dockscan.brokerconf import write_broker_files
 
-    creds = write_broker_files(load_config(config_path), Path(out), integrators)
+    creds = write_broker_files(load_config(config_path), Path(out), integrators, hold_requesters)
     click.echo(f"wrote {out}/acl, {out}/passwd and {len(creds)} env files ({', '.join(creds)})")

@@ -71,6 +71,31 @@ def test_integrator_reads_everything_and_writes_nothing(secure: SecureBroker) ->
     gw.close()
 
 
+def test_hub_topics_reach_only_whom_they_are_for(secure: SecureBroker) -> None:
+    a, gw, customs = secure.client("dockA"), secure.client("gw-1"), secure.client("customs")
+    assert a.connect() and gw.connect() and customs.connect()
+    a.subscribe(f"{BASE}/dockA/verdict")
+    a.subscribe(f"{BASE}/dockB/verdict")  # refused: another station's verdicts
+    a.subscribe(f"{BASE}/hub/holds")
+    gw.subscribe(f"{BASE}/hub/hold-request")
+    customs.subscribe(f"{BASE}/hub/#")
+    gw.publish(f"{BASE}/dockA/verdict", b"{}")
+    gw.publish(f"{BASE}/dockB/verdict", b"{}")
+    gw.publish(f"{BASE}/hub/holds", b"{}")
+    customs.publish(f"{BASE}/hub/hold-request", b"{}")
+    a.publish(f"{BASE}/hub/hold-request", b"{}")  # refused: a station cannot request holds
+    customs.publish(f"{BASE}/hub/holds", b"{}")  # refused: only the gateway writes the list
+    assert sorted(m.topic for m in a.received(1.0)) == [
+        f"{BASE}/dockA/verdict",
+        f"{BASE}/hub/holds",
+    ]
+    assert [m.topic for m in gw.received(0.3)] == [f"{BASE}/hub/hold-request"]
+    assert sorted(m.topic for m in customs.received(0.3)) == [
+        f"{BASE}/hub/hold-request", f"{BASE}/hub/holds"]  # fmt: skip
+    for c in (a, gw, customs):
+        c.close()
+
+
 def test_tls_listener_needs_tls_and_the_site_ca(secure: SecureBroker) -> None:
     tls = secure.client("dockA", tls=True)
     assert tls.connect()
