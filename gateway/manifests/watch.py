@@ -227,7 +227,10 @@ class DropWatcher:
             for entry in entries:
                 if ignored(entry.name) or not entry.is_file(follow_symlinks=False):
                     continue
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # another gateway claimed it since the folder was read
                 present[entry.name] = (st.st_size, st.st_mtime_ns)
         self.seen = {n: s for n, s in self.seen.items() if n in present}
         ready = []
