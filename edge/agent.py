@@ -7,15 +7,18 @@ from pathlib import Path
 
 from dockscan.config import SiteConfig
 from dockscan.errors import DockscanError
+from dockscan.events import ParcelEvent
 from dockscan.mqtt import topics_for
 from edge.commands import CommandHandler, CommandRunner
 from edge.devices import build_device
 from edge.devices.base import Device
+from edge.holds import HoldBook, held_reason, holds_path
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from edge.screen import ScreenHub, ScreenServer
 from edge.station import Station
 from edge.synthetic import SyntheticLoad
+from edge.verdicts import VerdictInbox, expects_verdict
 
 logger = logging.getLogger(__name__)
 TICK_S = 0.05
@@ -48,6 +51,8 @@ class EdgeAgent:
         self.outbox = Outbox(path, cfg.outbox_max_events, cfg.outbox_overflow, cfg.outbox_max_mb)
         topic = topics_for(site_cfg.broker).parcel(site, cfg.id)
         self.station = Station(site, cfg, self.outbox, topic, evidence=self._evidence)
+        self.holdbook = HoldBook(holds_path(path), site, self.station.classifier)  # before scans
+        self.station.flaggers.append(self.holdbook.flags)
         self.devices: list[Device] = [build_device(d, self.station) for d in cfg.devices]
         self.publisher = Publisher(
             site,
@@ -55,18 +60,23 @@ class EdgeAgent:
             site_cfg.broker,
             self.outbox,
             devices=lambda: dict(self.station.devices),
-            counters=self.station.counter_snapshot,
+            counters=lambda: {**self.station.counter_snapshot(), **self.holdbook.counters},
         )
         handler = CommandHandler(self.devices, self.publisher.request_resend)
         self.commands = CommandRunner(handler, self.publisher.reply)
         self.publisher.commands = self.commands
         self.hub = ScreenHub(cfg.id, cfg.dock)
+        self.hub.holds(len(self.holdbook), self.holdbook.version)
+        self.holdbook.on_change.append(self.hub.holds)
+        self.verdicts = VerdictInbox(site, cfg.id, self.hub.verdicts)
+        self.publisher.routes["holds"] = self.holdbook.offer
+        self.publisher.routes["verdict"] = self.verdicts.receive
         self.screen = ScreenServer(self.hub, cfg.screen_bind) if cfg.screen_bind else None
         self.synthetic = None
         if synthetic_count:
             self.synthetic = SyntheticLoad(self.station, synthetic_rate, synthetic_count)
         self.station.on_captured.append(lambda _event: self.publisher.wake())
-        self.station.on_captured.append(self.hub.captured)
+        self.station.on_captured.append(self._show_captured)
         self.station.on_refused.append(lambda d, reason: self.hub.refused(d.outcome.value, reason))
         self.station.on_devices.append(self.hub.devices)
         self.station.on_devices.append(lambda _devices: self.publisher.publish_online())
@@ -83,10 +93,16 @@ class EdgeAgent:
                 images.extend(evidence(t))
         return images
 
+    def _show_captured(self, event: ParcelEvent) -> None:
+        """Show a committed parcel with its hold (note included) and whether a verdict is due."""
+        hold = self.holdbook.find(event.barcodes) if held_reason(event.flags) else None
+        self.hub.captured(event, hold, expects_verdict(event, self.station.classifier))
+
     def start(self) -> None:
-        """Start screen, publisher, commands, devices, ticker and any synthetic load."""
+        """Start screen, holds, publisher, commands, devices, ticker and any synthetic load."""
         if self.screen:
             self.screen.start()
+        self.holdbook.start()
         self.publisher.start()
         self.commands.start()
         for device in self.devices:
@@ -144,6 +160,7 @@ class EdgeAgent:
             time.sleep(0.05)
         self.commands.stop()
         self.publisher.stop()
+        self.holdbook.stop()
         if self.screen:
             self.screen.stop()
         logger.info("stopped; %d event(s) left in the outbox for next time", self.outbox.depth)

@@ -67,6 +67,7 @@ class Publisher:
         self.status_topic = self.topics.status(site, station.id)
         self.commands: CommandRunner | None = None
         self.on_link: list[Callable[[dict[str, Any]], None]] = []
+        self.routes: dict[str, Callable[[bytes], None]] = {}  # verdict, holds: raise if bad
         self.counters: Counter[str] = Counter()
         self.session = 0
         self.connected = False
@@ -203,7 +204,9 @@ class Publisher:
         self._publish_status("online")
         client.subscribe(
             [(self.topics.ack(self.site, self.station.id), 1),
-             (f"{self.topics.station(self.site, self.station.id, 'cmd')}/+", 1)]
+             (f"{self.topics.station(self.site, self.station.id, 'cmd')}/+", 1),
+             (self.topics.verdict(self.site, self.station.id), 1),
+             (self.topics.hub(self.site, "holds"), 1)]
         )  # fmt: skip
         self.sender.restart()
         self._wake.set()
@@ -230,7 +233,7 @@ class Publisher:
         self._wake.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        """Route the gateway's acks and commands."""
+        """Route the gateway's acks, commands, verdicts and hold lists."""
         try:
             parts = self.topics.parse(msg.topic)
             if parts.kind == "ack":
@@ -238,6 +241,8 @@ class Publisher:
                 self._wake.set()
             elif parts.kind == "cmd":
                 self._on_command(parts.name, msg.payload)
+            elif parts.kind in self.routes:
+                self.routes[parts.kind](msg.payload)
         except (ContractError, ValidationError, ValueError) as exc:
             self.counters[f"invalid_{msg.topic.rsplit('/', 1)[-1]}"] += 1
             self._slow.warning("bad-msg", "ignored bad message on %s: %s", msg.topic, exc)

@@ -104,6 +104,7 @@ class Station:
         self.on_captured: list[Callable[[ParcelEvent], None]] = []
         self.on_refused: list[Callable[[Decision, str], None]] = []
         self.on_devices: list[Callable[[dict[str, DeviceState]], None]] = []
+        self.flaggers: list[Callable[[Decision], list[str]]] = []  # extra flags, e.g. HELD:...
         self._window: _Window | None = None
         self._recent: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -245,6 +246,12 @@ class Station:
             except Exception:
                 logger.exception("no-read evidence failed")
         built: list[ParcelEvent] = []
+        flags = list(d.flags)
+        for flagger in self.flaggers:
+            try:
+                flags += flagger(d)
+            except Exception:
+                logger.exception("flagger failed; the event goes without its flag")
 
         def build(seq: int, event_id: str) -> bytes:
             event = ParcelEvent(
@@ -257,7 +264,7 @@ class Station:
                 outcome=d.outcome,
                 barcodes=d.barcodes[:32],
                 weight=weight_model(d.weight) if d.weight else None,
-                flags=d.flags,
+                flags=flags[:16],
                 images=images,
                 agent_version=self.version,
             )

@@ -14,6 +14,8 @@ const TONES = {
   INVALID_CODE: [[520, 0.12], [0, 0.06], [260, 0.3]],
   REPEAT: [[990, 0.08], [0, 0.05], [990, 0.08]],
   NOT_CAPTURED: [[180, 0.8]],
+  // A held parcel: a two-note siren, three times, unlike any outcome tone.
+  HELD: [[1400, 0.18], [700, 0.18], [1400, 0.18], [700, 0.18], [1400, 0.18], [700, 0.3]],
 };
 let audio = null;
 let lastShown = null;
@@ -25,7 +27,7 @@ function beep(outcome) {
     if (freq > 0) {
       const osc = audio.createOscillator();
       const gain = audio.createGain();
-      osc.type = "square";
+      osc.type = outcome === "HELD" ? "sawtooth" : "square";
       osc.frequency.value = freq;
       gain.gain.setValueAtTime(0.2, at);
       gain.gain.setValueAtTime(0, at + dur);
@@ -41,6 +43,49 @@ function setText(id, text) {
   document.getElementById(id).textContent = text;
 }
 
+function lineOf(tag, text, className) {
+  const el = document.createElement(tag);
+  el.textContent = text;
+  el.className = className;
+  return el;
+}
+
+function renderVerdict(verdict) {
+  const box = document.getElementById("verdict");
+  box.replaceChildren();
+  box.dataset.state = verdict ? verdict.state : "none";
+  box.className = verdict ? `tone-${verdict.tone}` : "";
+  if (!verdict) return;
+  box.append(lineOf("div", "gateway:", "verdict-label"));
+  for (const line of verdict.lines) box.append(lineOf("div", line.text, `tone-${line.tone}`));
+  if (verdict.detail) box.append(lineOf("div", verdict.detail, "verdict-detail"));
+}
+
+function renderHold(hold) {
+  const box = document.getElementById("hold");
+  box.replaceChildren();
+  box.hidden = !hold;
+  document.body.classList.toggle("held", Boolean(hold));
+  if (!hold) return;
+  box.append(lineOf("div", `HELD — ${hold.words.toUpperCase()}`, "hold-reason"));
+  box.append(lineOf("div", "SET ASIDE — do not load", "hold-action"));
+  if (hold.note) box.append(lineOf("div", hold.note, "hold-note"));
+}
+
+function renderRecent(recent) {
+  const list = document.getElementById("recent");
+  list.replaceChildren();
+  for (const parcel of recent || []) {
+    const item = document.createElement("li");
+    item.append(lineOf("span", `#${parcel.seq} ${parcel.code}`, "recent-code"));
+    if (parcel.hold) item.append(lineOf("span", `HELD — ${parcel.hold.words}`, "tone-red"));
+    for (const line of (parcel.verdict || {}).lines || []) {
+      item.append(lineOf("span", line.text, `tone-${line.tone}`));
+    }
+    list.append(item);
+  }
+}
+
 function render(state) {
   setText("station", `${state.station} · dock ${state.dock}`);
   const link = document.getElementById("link");
@@ -48,6 +93,8 @@ function render(state) {
   link.className = state.link.connected ? "good" : "bad";
   const age = state.outbox.oldest_age_s;
   setText("outbox", `outbox ${state.outbox.depth}` + (age ? ` (oldest ${age}s)` : ""));
+  const holds = state.holds || { count: 0, version: -1 };
+  setText("holds", holds.version < 0 ? "holds: none received" : `holds ${holds.count} · v${holds.version}`);
   const list = document.getElementById("devices");
   list.replaceChildren();
   for (const [id, dev] of Object.entries(state.devices)) {
@@ -56,16 +103,19 @@ function render(state) {
     item.className = dev.state === "ok" ? "good" : "bad";
     list.append(item);
   }
+  renderRecent(state.recent);
   const last = state.last;
   if (!last) return;
   document.body.className = `outcome-${last.outcome}`;
+  renderHold(last.hold);
+  renderVerdict(last.verdict);
   setText("outcome", LABELS[last.outcome] || last.outcome);
   setText("code", last.code + (last.codes > 1 ? `  (+${last.codes - 1})` : ""));
   setText("weight", last.weight);
   const seq = last.seq ? `#${last.seq}` : "";
   setText("detail", [last.kind, ...last.flags, last.reason, seq].filter(Boolean).join(" · "));
   const key = `${last.seq}|${last.shown_at}`;
-  if (lastShown !== null && key !== lastShown) beep(last.outcome);
+  if (lastShown !== null && key !== lastShown) beep(last.hold ? "HELD" : last.outcome);
   lastShown = key;
 }
 
