@@ -31,6 +31,7 @@ from dockscan.ids import utcnow
 from dockscan.topics import Topics
 from edge.screen import ScreenHub
 from edge.verdicts import VerdictInbox, verdict_view
+from tests.browser import artifact
 from tests.support.broker import Mosquitto, free_port, wait_for, wait_port
 from tests.support.mqttc import TestClient
 from tests.support.procs import Procs, get_json
@@ -39,6 +40,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 HELD = "RR123456785CN"
 FREE = "RR123456799CN"
 HOSTILE_NOTE = "<img src=x id=pwned onerror=alert(1)> ref 7"
+# Records every tone step the page plays: (waveform, frequency).
+TONE_PROBE = """
+window.__tones = [];
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+  window.__tones.push([this.type, this.frequency.value]);
+  return start.apply(this, args);
+};
+"""
 
 
 class TcpDevice:
@@ -107,6 +117,7 @@ def site_toml(work: Path, broker: Mosquitto, scanner: int, scale: int, screen: i
 @pytest.fixture
 def page(chromium_browser: Browser) -> Iterator[Page]:
     context = chromium_browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(TONE_PROBE)
     yield context.new_page()
     context.close()
 
@@ -140,6 +151,7 @@ def test_verdict_and_hold_on_the_screen_and_a_hold_without_broker(
         page.goto(url)
         expect(page.locator("#holds")).to_have_text("holds 1 · v4", timeout=10_000)
         expect(page.locator("#link")).to_have_text("broker: online")
+        page.click("#sound")  # the AudioContext needs a user gesture
 
         parcel(scanner, scale, FREE, 3.4)
         expect(page.locator("#outcome")).to_have_text("OK", timeout=5000)
@@ -152,11 +164,13 @@ def test_verdict_and_hold_on_the_screen_and_a_hold_without_broker(
                          delta_kg=1.4, tolerance_kg=0.35, manifest_id="<b>LGG-CX</b>")  # fmt: skip
         batch = VerdictBatch(site="LGG", station="dock01", gateway="gw-1", ts=utcnow(),
                              verdicts=[judged])  # fmt: skip
+        gateway.publish(topics.verdict("LGG", "dock01"), b'{"schema": "dockscan.verdict/9"')
         gateway.publish(topics.verdict("LGG", "dock01"), batch.to_json())
         expect(verdict).to_have_attribute("data-state", "done", timeout=5000)
         expect(verdict).to_have_class("tone-amber")
         expect(verdict).to_contain_text("WEIGHT OVER +1.4 kg")
         expect(verdict).to_contain_text("manifest <b>LGG-CX</b>")  # text, not markup
+        page.screenshot(path=artifact("station_verdict_amber.png"))
         expect(page.locator("body")).not_to_have_class("outcome-OK held")
 
         parcel(scanner, scale, "rr 123 456 785 cn", 1.2)
@@ -164,6 +178,9 @@ def test_verdict_and_hold_on_the_screen_and_a_hold_without_broker(
         expect(page.locator("#hold")).to_contain_text("HELD — CUSTOMS REFERRAL")
         expect(page.locator("#hold")).to_contain_text(HOSTILE_NOTE)
         assert page.query_selector("#pwned") is None
+        tones = page.evaluate("window.__tones")
+        assert tones[:2] == [["square", 1320]] * 2, tones  # sound on, then the OK parcel
+        assert tones[2:] == [["sawtooth", 1400], ["sawtooth", 700]] * 3, tones  # the hold siren
         assert "HELD:customs_referral" in get_json(url + "state")["last"]["flags"]  # type: ignore[index]
 
         mosquitto.kill()  # no broker from here on
@@ -180,6 +197,7 @@ def test_verdict_and_hold_on_the_screen_and_a_hold_without_broker(
         expect(page.locator("body")).to_have_class("outcome-OK held", timeout=5000)
         expect(page.locator("#hold")).to_contain_text("HELD — CUSTOMS REFERRAL")
         expect(page.locator("#verdict")).to_contain_text("verdict pending — gateway unreachable")
+        page.screenshot(path=artifact("station_hold_without_broker.png"))
     except Exception:
         print(procs.dump())
         raise

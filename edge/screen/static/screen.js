@@ -105,7 +105,10 @@ function render(state) {
   }
   renderRecent(state.recent);
   const last = state.last;
-  if (!last) return;
+  if (!last) {
+    lastShown = lastShown ?? "";  // nothing shown yet: the first parcel will beep
+    return;
+  }
   document.body.className = `outcome-${last.outcome}`;
   renderHold(last.hold);
   renderVerdict(last.verdict);
