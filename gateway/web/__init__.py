@@ -93,9 +93,19 @@ def create_app(cfg: SiteConfig | None = None, test_config: dict | None = None) -
 
 def _register(app: Flask) -> None:
     """Attach blueprints, template filters, security headers and error pages."""
-    from gateway.web import api, auth, board, events, manifests, metrics, parcels, stations
+    from gateway.web import (
+        api,
+        auth,
+        board,
+        events,
+        hub_pages,
+        manifests,
+        metrics,
+        parcels,
+        stations,
+    )
 
-    for module in (auth, board, stations, parcels, api, manifests, metrics, events):
+    for module in (auth, board, stations, parcels, api, manifests, hub_pages, metrics, events):
         app.register_blueprint(module.bp)
     auth.init_app(app)
 

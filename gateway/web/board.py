@@ -1,4 +1,4 @@
-"""The station board: every station's state, throughput, problem rates and devices."""
+"""The station board: every station's state, throughput, problem rates, devices, hub progress."""
 
 from collections import Counter
 from typing import Any
@@ -9,6 +9,7 @@ from markupsafe import Markup
 from gateway.web import site, web
 from gateway.web.db import STORE_DOWN, problem
 from gateway.web.formatting import now_ms
+from gateway.web.hub_pages import board_panel
 from gateway.web.summary import sort_and_filter
 
 bp = Blueprint("board", __name__)
@@ -26,10 +27,12 @@ def _live_html(dock: str, sort: str) -> tuple[Markup, list[dict]]:
     state = web()
     conn = state.db.conn()
     everything = state.board.get(conn, state.cfg)
+    hub = board_panel(conn)
     status = site_status(conn)
     key = (dock, sort, status.key())
     cached = state.extra.get("board_html")
-    if cached and cached[0] is everything and key in cached[1]:
+    fresh = cached and cached[0] is everything and cached[2] is hub
+    if fresh and key in cached[1]:
         return cached[1][key], everything
     shown = sort_and_filter(everything, dock, sort)
     html = Markup(
@@ -38,13 +41,14 @@ def _live_html(dock: str, sort: str) -> tuple[Markup, list[dict]]:
             stations=shown,
             tally=Counter(s["state"] for s in shown),
             status=status,
+            hub=hub,
             now=now_ms(),
         )
     )
-    renders = cached[1] if cached and cached[0] is everything else {}
+    renders = cached[1] if fresh else {}
     if len(renders) < 64:
         renders[key] = html
-    state.extra["board_html"] = (everything, renders)
+    state.extra["board_html"] = (everything, renders, hub)
     return html, everything
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from dockscan.events import Outcome
-from gateway.web import queries, web
+from gateway.web import hub_queries, queries, web
 from gateway.web.formatting import local_time, utc_iso
 from gateway.web.search import BadQuery, encode_cursor, is_event_id, parse_filter, parse_limit
 
@@ -140,8 +140,9 @@ def export_csv() -> Any:
 
 @bp.route("/parcels/<event_id>")
 def detail(event_id: str) -> Any:
-    """Show every field of one parcel, its raw scale frame and all codes read."""
-    found = load_detail(web().db.conn(), event_id)
+    """Show every field of one parcel, its verdict, its manifest lines and all codes read."""
+    conn = web().db.conn()
+    found = load_detail(conn, event_id)
     if found is None:
         abort(404, f"no parcel {event_id}")
-    return render_template("parcel.html", **found)
+    return render_template("parcel.html", hub=hub_queries.parcel_hub(conn, event_id), **found)
