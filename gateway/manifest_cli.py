@@ -12,6 +12,8 @@ from dockscan.cli import config_option, handle_errors
 from dockscan.config import load_config
 from dockscan.errors import ConfigError
 
+MISSING_SHOWN = 20  # missing lines the text report lists
+
 
 @click.group("manifest", context_settings={"help_option_names": ["-h", "--help"]})
 def manifest() -> None:
@@ -209,3 +211,93 @@ def watch_cmd(config_path: str, once: bool, db: str | None) -> None:
     left = sorted(watcher.seen)
     if left:
         click.echo(f"not complete yet: {', '.join(left)}", err=True)
+
+
+def _print_report(report: Any, as_json: bool, csv_path: str | None) -> None:
+    """Print a close-out report as text (or JSON), and write its CSV to csv_path ('-': stdout)."""
+    from gateway.manifests.closeout import report_csv, report_json
+
+    if csv_path:
+        with click.open_file(csv_path, "w", encoding="utf-8") as out:
+            out.writelines(report_csv(report))
+        if csv_path == "-":
+            return
+    if as_json:
+        click.echo(json.dumps(report_json(report)))
+        return
+    click.echo(report.summary())
+    for li in report.missing[:MISSING_SHOWN]:
+        last = li.last_seen
+        where = f"\t{last.via} last seen at {last.station}" if last else ""
+        click.echo(f"missing\t{li.line_no}\t{li.tracking_id}{where}")
+    if len(report.missing) > MISSING_SHOWN:
+        click.echo(f"... {len(report.missing) - MISSING_SHOWN} more missing (see --csv or --json)")
+
+
+@manifest.command("close")
+@config_option
+@click.argument("manifest_id")
+@click.option("--actor", default=None, help="Who closes it (default: the login name).")
+@click.option("--db", default=None, help="Database (default gateway.database).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--csv", "csv_path", default=None, metavar="FILE",
+              help="Also write the report as CSV to FILE ('-': standard output).")  # fmt: skip
+@handle_errors
+def close_cmd(
+    config_path: str,
+    manifest_id: str,
+    actor: str | None,
+    db: str | None,
+    as_json: bool,
+    csv_path: str | None,
+) -> None:
+    """Close an open manifest and print its close-out report.
+
+    In one transaction the manifest becomes closed (with when and who) and its
+    dockscan.closeout/1 event is queued for the gateway holding the site lease to publish on
+    dockscan/v1/SITE/hub/closeout. The report counts the parcels stored until then; parcels
+    of its ids seen later no longer match it. Closing a closed manifest is an error (exit 1)
+    that names when and by whom; `manifest report` prints its close-out again.
+
+    Example: dockscan gateway manifest close mawb:176-12345675 --actor alice --csv out.csv
+    """
+    import getpass
+
+    from gateway.clock import now_ms
+    from gateway.manifests.closeout import close
+
+    cfg = load_config(config_path)
+    conn = _open(config_path, db)
+    try:
+        report = close(conn, manifest_id, actor or getpass.getuser(), now_ms(), cfg)
+    finally:
+        conn.close()
+    _print_report(report, as_json, csv_path)
+
+
+@manifest.command("report")
+@config_option
+@click.argument("manifest_id")
+@click.option("--db", default=None, help="Database (default gateway.database).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the report as CSV (every line).")
+@handle_errors
+def report_cmd(
+    config_path: str, manifest_id: str, db: str | None, as_json: bool, as_csv: bool
+) -> None:
+    """Print a manifest's report: an open one's progress, a closed one's close-out.
+
+    Counts expected, seen and missing lines (with where a missing line's bag or ULD was last
+    seen), unexpected parcels captured while it was open, weight over and under, duplicates
+    and holds seen. The CSV lists every line, then the unexpected parcels.
+
+    Example: dockscan gateway manifest report flight:LH8400/2026-11-27 --csv > LH8400.csv
+    """
+    from gateway.manifests.closeout import report
+
+    conn = _open(config_path, db)
+    try:
+        result = report(conn, manifest_id)
+    finally:
+        conn.close()
+    _print_report(result, as_json, "-" if as_csv else None)

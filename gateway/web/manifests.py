@@ -7,19 +7,22 @@ The body is copied to a temporary file as it arrives, never held whole, and refu
 manifests.max_file_mb.
 """
 
+import re
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, Response, abort, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from dockscan.errors import StoreError
+from gateway.clock import now_ms
 from gateway.db import is_postgres
+from gateway.manifests import closeout
 from gateway.manifests.importer import classifier_for, import_manifest
 from gateway.manifests.intake import (
     format_for_name,
@@ -136,3 +139,42 @@ def upload() -> Any:
     except ManifestError as exc:
         return {"error": str(exc)}, 400
     return {"manifest": header_json(header), **report_json(report)}
+
+
+@bp.route("/manifests/<path:manifest_id>/close", methods=["POST"])
+@operator_required
+def close(manifest_id: str) -> Any:
+    """Close an open manifest and return its close-out report (operator role; 409 if closed)."""
+    body = request.get_json(silent=True) or {}
+    who = str(body.get("actor") or request.values.get("actor") or f"api:{request.remote_addr}")
+    with _imports:
+        conn = _writer()
+        try:
+            result = closeout.close(conn, manifest_id, who[:64], now_ms(), web().cfg)
+        except closeout.UnknownManifest as exc:
+            return {"error": str(exc)}, 404
+        except closeout.AlreadyClosed as exc:
+            path = f"/api/v1/manifests/{manifest_id}/report"
+            return {"error": str(exc), "report_path": path}, 409
+        except closeout.CloseoutError as exc:
+            return {"error": str(exc)}, 400
+        finally:
+            conn.close()
+    return closeout.report_json(result)
+
+
+@bp.route("/manifests/<path:manifest_id>/report")
+def report(manifest_id: str) -> Any:
+    """Return a manifest's report as JSON, or with format=csv as a CSV download (viewer role)."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        return {"error": f"format {fmt!r}: use json or csv"}, 400
+    try:
+        result = closeout.report(web().db.conn(), manifest_id)
+    except closeout.UnknownManifest as exc:
+        return {"error": str(exc)}, 404
+    if fmt == "json":
+        return closeout.report_json(result)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", manifest_id)
+    headers = {"Content-Disposition": f'attachment; filename="closeout-{name}.csv"'}
+    return Response(closeout.report_csv(result), mimetype="text/csv", headers=headers)
