@@ -96,11 +96,15 @@ def verdict_view(v: Verdict) -> dict[str, Any]:
         detail.append(f"tolerance ±{_kg(v.tolerance_kg)}")
     if v.manifest_id:
         detail.append(f"manifest {printable(v.manifest_id)}")
+    hold = None
+    if v.hold is not None:  # the screen turns red on it too, should the local list lag behind
+        hold = {"reason": v.hold.value, "words": reason_words(v.hold.value), "note": ""}
     return {
         "state": "done",
         "tone": lines[0]["tone"],
         "lines": lines,
         "detail": " · ".join(detail),
+        "hold": hold,
         "revision": v.revision,
     }
 

@@ -171,7 +171,12 @@ def test_verdict_and_hold_on_the_screen_and_a_hold_without_broker(
         expect(verdict).to_contain_text("WEIGHT OVER +1.4 kg")
         expect(verdict).to_contain_text("manifest <b>LGG-CX</b>")  # text, not markup
         page.screenshot(path=artifact("station_verdict_amber.png"))
-        expect(page.locator("body")).not_to_have_class("outcome-OK held")
+        expect(page.locator("body")).to_have_class("outcome-OK")
+        later = judged.model_copy(update={"hold": HoldReason.INSPECTION, "revision": 1})
+        batch = batch.model_copy(update={"verdicts": [later]})
+        gateway.publish(topics.verdict("LGG", "dock01"), batch.to_json())  # held at the gateway
+        expect(page.locator("body")).to_have_class("outcome-OK held", timeout=5000)
+        expect(page.locator("#hold")).to_contain_text("HELD — INSPECTION")
 
         parcel(scanner, scale, "rr 123 456 785 cn", 1.2)
         expect(page.locator("body")).to_have_class("outcome-OK held", timeout=5000)
@@ -180,7 +185,8 @@ def test_verdict_and_hold_on_the_screen_and_a_hold_without_broker(
         assert page.query_selector("#pwned") is None
         tones = page.evaluate("window.__tones")
         assert tones[:2] == [["square", 1320]] * 2, tones  # sound on, then the OK parcel
-        assert tones[2:] == [["sawtooth", 1400], ["sawtooth", 700]] * 3, tones  # the hold siren
+        siren = [["sawtooth", 1400], ["sawtooth", 700]] * 3
+        assert tones[2:] == siren * 2, tones  # the gateway's hold, then the station's own
         assert "HELD:customs_referral" in get_json(url + "state")["last"]["flags"]  # type: ignore[index]
 
         mosquitto.kill()  # no broker from here on

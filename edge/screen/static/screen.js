@@ -19,6 +19,7 @@ const TONES = {
 };
 let audio = null;
 let lastShown = null;
+let lastHeld = false;
 
 function beep(outcome) {
   if (!audio) return;
@@ -78,7 +79,8 @@ function renderRecent(recent) {
   for (const parcel of recent || []) {
     const item = document.createElement("li");
     item.append(lineOf("span", `#${parcel.seq} ${parcel.code}`, "recent-code"));
-    if (parcel.hold) item.append(lineOf("span", `HELD — ${parcel.hold.words}`, "tone-red"));
+    const hold = parcel.hold || (parcel.verdict && parcel.verdict.hold);
+    if (hold) item.append(lineOf("span", `HELD — ${hold.words}`, "tone-red"));
     for (const line of (parcel.verdict || {}).lines || []) {
       item.append(lineOf("span", line.text, `tone-${line.tone}`));
     }
@@ -110,7 +112,9 @@ function render(state) {
     return;
   }
   document.body.className = `outcome-${last.outcome}`;
-  renderHold(last.hold);
+  // The station's own list decides; the gateway's verdict can only add a hold it knew first.
+  const hold = last.hold || (last.verdict && last.verdict.hold) || null;
+  renderHold(hold);
   renderVerdict(last.verdict);
   setText("outcome", LABELS[last.outcome] || last.outcome);
   setText("code", last.code + (last.codes > 1 ? `  (+${last.codes - 1})` : ""));
@@ -118,8 +122,10 @@ function render(state) {
   const seq = last.seq ? `#${last.seq}` : "";
   setText("detail", [last.kind, ...last.flags, last.reason, seq].filter(Boolean).join(" · "));
   const key = `${last.seq}|${last.shown_at}`;
-  if (lastShown !== null && key !== lastShown) beep(last.hold ? "HELD" : last.outcome);
+  if (lastShown !== null && key !== lastShown) beep(hold ? "HELD" : last.outcome);
+  else if (hold && !lastHeld && key === lastShown) beep("HELD");  // the gateway's, just now
   lastShown = key;
+  lastHeld = Boolean(hold);
 }
 
 function connect() {
