@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser import artifact
 from tests.gateway.conftest import serving
-from tests.gateway.test_web_hub import FORMULA, MANIFEST, OPERATOR, SCRIPT, s10, seed_hub
+from tests.gateway.test_web_hub import FLIGHT, FORMULA, MANIFEST, OPERATOR, SCRIPT, s10, seed_hub
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,11 @@ def test_hub_pages_in_chromium(page: Page, tmp_path: Path) -> None:
         expect(page.locator('tr[data-station="st1"] td.holds-seen')).to_have_text("1")
 
         page.click("header nav >> text=Manifests")
-        expect(page.locator("table.manifests.open progress")).to_have_attribute("max", "5")
+        expect(page.locator("table.manifests.open progress")).to_have_count(2)
+        page.click(f"table.manifests.open >> text={FLIGHT}")  # a slash in the id
+        expect(page.locator("table.lines tbody tr")).to_have_attribute("class", "missing")
+        page.go_back()
+        expect(page.locator(f'progress[data-manifest="{MANIFEST}"]')).to_have_attribute("max", "5")
         page.click(f"table.manifests.open >> text={MANIFEST}")
         lines = page.locator("table.lines")
         expect(lines.locator(f'tr[data-tracking="{s10(1)}"] td.description')).to_have_text(SCRIPT)

@@ -32,6 +32,7 @@ from gateway.web.server import shutdown
 
 OPERATOR = "hub-op-token-0123456789"
 MANIFEST = "mawb:176-12345675"
+FLIGHT = "flight:LH8400/2026-11-27"  # an id with a slash in its path
 SCRIPT = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://evil.test","open")'
 EVIL_CODE = '=HYPERLINK("http://evil.test")'  # an unexpected scan read by a carrier pattern
@@ -93,6 +94,9 @@ def seed_hub(db: str, folder: Path) -> HubSite:
         header = make_header(mawb="176-12345675")
         import_manifest(store.conn, path, header, cfg.manifests, codes, now=before,
                         rejudge=rejudger(cfg, codes))  # fmt: skip
+        path.write_text(f"tracking_id,declared_kg\n{s10(6)},1.0\n")
+        flight = make_header(carrier="LH", flight="LH8400", flight_date="2026-11-27")
+        import_manifest(store.conn, path, flight, cfg.manifests, codes, now=before - 1000)
         holds.set_hold(store.conn, s10(2), "customs_referral", "x-ray", "test", "cli", codes,
                        before)  # fmt: skip
         events = {
@@ -158,7 +162,11 @@ def test_manifest_pages_progress_filters_and_escaping(any_store_app: Flask) -> N
     client = any_store_app.test_client()
     listing = text(client.get("/manifests"))
     assert f'href="/manifests/{MANIFEST}"' in listing
-    assert 'value="4" max="5"' in listing and "4 / 5" in listing  # s10(5) never arrived
+    assert f'data-manifest="{MANIFEST}" value="4" max="5"' in listing  # s10(5) never arrived
+    assert f'data-manifest="{FLIGHT}" value="0" max="1"' in listing
+    assert f'href="/manifests/{FLIGHT}"' in listing
+    flight = text(client.get(f"/manifests/{FLIGHT}/report"))
+    assert 'data-count="missing">1<' in flight and s10(6) in flight
     page = text(client.get(f"/manifests/{MANIFEST}"))
     assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "=HYPERLINK(&#34;http://evil.test&#34;,&#34;open&#34;)" in page
@@ -195,8 +203,9 @@ def test_operator_closes_a_manifest_viewer_cannot(hub_app: Flask) -> None:
     assert resp.status_code == 302 and resp.location.endswith(f"/manifests/{MANIFEST}/report")
     report = text(client.get(resp.location))
     assert "Close-out report" in report and "closed: 4 of 5 seen" in report
-    listing = text(client.get("/manifests"))
-    assert listing.index("No open manifests.") < listing.index(f'data-manifest="{MANIFEST}"')
+    listing = text(client.get("/manifests")).split("<h2>Closed</h2>")
+    assert MANIFEST not in listing[0] and FLIGHT in listing[0]
+    assert f'data-manifest="{MANIFEST}"' in listing[1] and FLIGHT not in listing[1]
     again = client.post("/manifests/close", data={"manifest_id": MANIFEST, "csrf": csrf})
     assert "already closed" in text(client.get(again.location))
 
