@@ -4,7 +4,8 @@ In one run, for --holds held tracking ids (UPU S10 with correct check digits, 5%
   1. receive: the gateway's retained `dockscan.holds/1` payload through HoldBook.apply
      (validate, build the table, write the file atomically): time and tracemalloc peak;
   2. start: a new HoldBook loads the stored file: time, memory kept and peak (tracemalloc),
-     and the resident memory growth of a fresh process that does only that (VmRSS);
+     and the resident memory growth of a fresh process that does only that (VmRSS), or that
+     receives the payload instead;
   3. baseline in the same run: stdlib json.loads of the same file, and a plain dict
      {id: reason} built from the payload (what a naive station would keep);
   4. lookups: HoldBook.find of a scanned code (normalising it) against a dict lookup.
@@ -42,9 +43,12 @@ from edge.holds import HoldBook
 def rss_kb():
     with open("/proc/self/status") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+payload = open({payload!r}, "rb").read() if {payload!r} else b""
 before = rss_kb()
 start = time.perf_counter()
 book = HoldBook({path!r}, {site!r}, CodeClassifier({{}}))
+if payload:
+    assert book.apply(payload)
 took = (time.perf_counter() - start) * 1000
 print(len(book), took, (rss_kb() - before) / 1024)
 """
@@ -89,9 +93,9 @@ def timed(fn: Callable[[], Any], runs: int) -> float:
     return statistics.median(times)
 
 
-def child_rss(path: Path) -> tuple[float, float]:
-    """Return (load ms, VmRSS growth MB) of a fresh process that only loads the file."""
-    code = CHILD.format(repo=str(REPO), path=str(path), site=SITE)
+def child_rss(path: Path, payload: Path | None = None) -> tuple[float, float]:
+    """Return (ms, VmRSS growth MB) of a fresh process that loads the file or receives a list."""
+    code = CHILD.format(repo=str(REPO), path=str(path), site=SITE, payload=str(payload or ""))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     _n, ms, mb = out.stdout.split()
     return float(ms), float(mb)
@@ -130,6 +134,8 @@ def main() -> None:
 
         table, naive_ms, naive_kept, naive_peak = measured(naive)
         child_ms, child_mb = child_rss(path)
+        (Path(tmp) / "payload.json").write_bytes(data)
+        got_ms, got_mb = child_rss(Path(tmp) / "fresh.json", Path(tmp) / "payload.json")
         scans = [
             Barcode(
                 text=ids[i * 97 % len(ids)],
@@ -149,7 +155,8 @@ def main() -> None:
           f"peak {apply_peak:.0f} MB (traced run: {apply_ms:.0f} ms)")  # fmt: skip
     print(f"start, HoldBook loads the file:  {load_med:7.1f} ms (median of {args.runs}), "
           f"kept {load_kept:5.2f} MB, peak {load_peak:5.2f} MB")  # fmt: skip
-    print(f"  fresh process: load {child_ms:.1f} ms, RSS growth {child_mb:.2f} MB")
+    print(f"  fresh process: load {child_ms:.1f} ms, RSS growth {child_mb:.2f} MB; "
+          f"receive instead: {got_ms:.0f} ms, RSS growth {got_mb:.1f} MB")  # fmt: skip
     print(f"baseline json.loads of the same file: {json_med:7.1f} ms (median), "
           f"kept {json_kept:5.2f} MB, peak {json_peak:5.2f} MB")  # fmt: skip
     print(f"baseline dict {{id: reason}} of the payload: {naive_ms:.0f} ms, "

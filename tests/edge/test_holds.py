@@ -11,6 +11,7 @@ from dockscan.events import Barcode, ParcelEvent
 from dockscan.hub_events import Hold, HoldList, HoldReason
 from dockscan.ids import utcnow
 from edge.devices.base import CapturedWeight, ScanRead
+from edge.hold_table import StaleList, read_hold_list
 from edge.holds import HoldBook, holds_path
 from edge.outbox import Outbox
 from edge.station import Station
@@ -123,7 +124,7 @@ def test_a_damaged_file_is_refused_and_counted(book_path: Path) -> None:
         hold_list(1, {HELD_ID: HoldReason.DAMAGE, OTHER_ID: HoldReason.DAMAGE})
     )
     doc = json.loads(book_path.read_bytes())
-    for damage in ({"ids": doc["ids"][::-1]}, {"reasons": "9" * doc["count"]}, {"count": 5},
+    for damage in ({"ids": doc["ids"][::-1]}, {"reasons": "09" * doc["count"]}, {"count": 5},
                    {"site": "other"}, {"ids": doc["ids"].rstrip("\n")}):  # fmt: skip
         book_path.write_text(json.dumps({**doc, **damage}))
         book = new_book(book_path)
@@ -148,3 +149,61 @@ def test_a_held_parcel_event_carries_the_flag(tmp_path: Path, book_path: Path) -
     assert stored[0].flags == ["HELD:prohibitions_restrictions"]  # the contract takes the flag
     assert book.counters["held_parcels"] == 1
     outbox.close()
+
+
+def reference(payload: bytes) -> list[tuple[str, str, str]] | None:
+    """Return (id, reason, note) per distinct id as the contract model reads the payload."""
+    try:
+        holds = HoldList.model_validate_json(payload)
+    except ValueError:
+        return None
+    latest = {h.tracking_id: (h.tracking_id, h.reason.value, h.note) for h in holds.holds}
+    return sorted(latest.values())
+
+
+def streamed(payload: bytes) -> list[tuple[str, str, str]] | None:
+    """Return the same as `reference`, read one hold at a time by the station's reader."""
+    try:
+        _, table = read_hold_list(payload)
+    except ValueError:
+        return None
+    ids = table.ids.decode().split("\n")[:-1]
+    return [(t, table.reason(t), table.notes.get(t, "")) for t in ids]  # type: ignore[misc]
+
+
+def test_the_streaming_reader_agrees_with_the_contract_model() -> None:
+    since = "2026-12-04T10:00:00Z"
+    hold = {"tracking_id": HELD_ID, "reason": "damage", "note": 'a, b ] } " x', "since": since}
+    again = {"tracking_id": HELD_ID, "reason": "inspection", "since": since}  # the last one wins
+    other = {"tracking_id": OTHER_ID, "reason": "do_not_load", "since": since}
+    head = {"schema": "dockscan.holds/1", "site": "s1", "version": 3, "ts": since}
+    variants = [
+        json.dumps({**head, "holds": [hold, other]}),
+        json.dumps({"holds": [other, hold, again], **head}, indent=2),  # holds first, spaced
+        json.dumps({**head, "holds": []}) + " \n",
+        json.dumps({**head, "holds": [hold]}).replace('"holds": [', '"holds":[ '),
+    ]
+    valid = variants[0]
+    others = [valid[:cut] for cut in range(len(valid))] + [
+        valid + "x",
+        valid.replace("[", "[,"),
+        valid.replace("}]", "},]"),
+        valid[:-1] + ",}",
+        valid.replace('"version": 3', '"version": 3, "version": -1'),
+        valid.replace('"holds": [', '"holds": [], "holds": ['),
+        valid.replace('"holds": [', '"holds": {"a": ').replace("]}", "}}"),
+        valid.replace('"damage"', '"lost"'),
+        valid.replace('"site"', '"extra": 1, "site"'),
+        "[]",
+        "",
+        "null",
+        valid.replace("dockscan.holds/1", "dockscan.holds/2"),
+    ]
+    for text in variants + others:
+        payload = text.encode()
+        assert streamed(payload) == reference(payload), text
+    assert all(reference(v.encode()) is not None for v in variants)
+    assert len(streamed(variants[1].encode()) or []) == 2
+    with pytest.raises(StaleList):
+        read_hold_list(valid.encode(), newer_than=3)  # the holds are never read
+    assert read_hold_list(valid.encode(), newer_than=2)[0].version == 3
