@@ -259,10 +259,11 @@ def close_cmd(
     of its ids seen later no longer match it. Closing a closed manifest is an error (exit 1)
     that names when and by whom; `manifest report` prints its close-out again.
 
-    Example: dockscan gateway manifest close mawb:176-12345675 --actor alice --csv out.csv
+    Example: dockscan gateway manifest close mawb:176-12345675 --actor alice
     """
     import getpass
 
+    from dockscan.topics import Topics
     from gateway.clock import now_ms
     from gateway.manifests.closeout import close
 
@@ -273,6 +274,9 @@ def close_cmd(
     finally:
         conn.close()
     _print_report(report, as_json, csv_path)
+    if not as_json and csv_path != "-":
+        topic = Topics(cfg.broker.topic_prefix).hub(cfg.site.id, "closeout")
+        click.echo(f"close-out event queued for {topic}", err=True)
 
 
 @manifest.command("report")
@@ -291,7 +295,7 @@ def report_cmd(
     seen), unexpected parcels captured while it was open, weight over and under, duplicates
     and holds seen. The CSV lists every line, then the unexpected parcels.
 
-    Example: dockscan gateway manifest report flight:LH8400/2026-11-27 --csv > LH8400.csv
+    Example: dockscan gateway manifest report mawb:176-12345675 --csv -c site.toml
     """
     from gateway.manifests.closeout import report
 

@@ -40,9 +40,9 @@ HEAD_SQL = (
     "SELECT id, kind, reference, state, created_ms, closed_ms, closed_by, uld, bag"
     " FROM manifests WHERE id = ?"
 )
-VERDICT = (
-    "v.event_id, v.station, v.ts_ms, v.match, v.weight, v.declared_kg, v.measured_kg,"
-    " v.delta_kg, v.hold, v.first_event_id"
+VERDICT = (  # Sighting's fields
+    "v.tracking_id, v.event_id, v.station, v.ts_ms, v.match, v.weight, v.declared_kg,"
+    " v.measured_kg, v.delta_kg, v.hold, v.first_event_id"
 )
 # A closed manifest's report joins the parcels to leave out those stored after it closed.
 STORED = "LEFT JOIN parcels p ON p.event_id = v.event_id"
@@ -57,7 +57,7 @@ LINES_SQL = """
 # The first condition is the partial index verdicts_discrepant's own, word for word, so SQLite
 # reads the time range from that index instead of scanning every verdict.
 UNEXPECTED_SQL = """
-    SELECT v.tracking_id, {committed}, {verdict}
+    SELECT {committed}, {verdict}
       FROM verdicts v {stored}
      WHERE (v.match IN ('UNEXPECTED', 'DUPLICATE') OR v.weight IN ('WEIGHT_OVER', 'WEIGHT_UNDER'))
        AND v.match = 'UNEXPECTED' AND v.ts_ms >= ? AND v.ts_ms <= ?
@@ -137,9 +137,9 @@ def _report(conn: Any, head: Any, now: int, stored: bool) -> Report:
                      cut, own)  # fmt: skip
     sql = cut.sql(UNEXPECTED_SQL)
     unexpected = [
-        Sighting(row[0], *row[2:])
+        Sighting._make(row[1:])
         for row in conn.execute(sql, (created, as_of)).fetchall()
-        if cut.counts(row[1])
+        if cut.counts(row[0])
     ]
     return Report(mid, kind, reference, state, created, closed, closed_by, as_of, lines,
                   unexpected, duplicates, holds)  # fmt: skip
@@ -163,7 +163,7 @@ def _lines(
             line = by_id[tid] = LineStatus(tid, *row[1:6])
         if row[7] is None or not cut.counts(row[6]):
             continue  # no sighting (or one stored after the close)
-        seen = Sighting(tid, *row[7:])
+        seen = Sighting._make(row[7:])
         line.sightings += 1
         if line.first is None or _order(seen) < _order(line.first):
             line.first = seen

@@ -1,8 +1,9 @@
 """A close-out report as CSV, as JSON for the API, and as the dockscan.closeout/1 event."""
 
 import csv
+import functools
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from dockscan.hub_events import MAX_CLOSEOUT_IDS, Closeout
@@ -17,6 +18,8 @@ CSV_COLUMNS = (
 )  # fmt: skip
 # Text a spreadsheet would run as a formula gets a leading ' (as gateway/web/parcels.py does).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_CHUNK_ROWS = 1000  # rows per piece of the download
+NO_SIGHTING = (None,) * 6
 
 
 def closeout_event(report: Report, site: str) -> Closeout:
@@ -36,48 +39,58 @@ def closeout_event(report: Report, site: str) -> Closeout:
 
 
 def _iso(ms: int | None) -> str | None:
-    """Format epoch ms as ISO 8601 UTC, or None."""
-    return None if ms is None else iso_ms(from_ms(ms))
+    """Format epoch ms as ISO 8601 UTC with milliseconds, or None."""
+    return None if ms is None else f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(s: int) -> str:
+    """Format epoch seconds as YYYY-MM-DDTHH:MM:SS (parcels come many a second: cached)."""
+    return iso_ms(from_ms(s * 1000))[:19]
 
 
 def csv_cell(value: Any) -> Any:
     """Neutralise a spreadsheet formula in a text cell (carrier files and scans are untrusted)."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
-    return "" if value is None else value
+    return value
 
 
 def report_csv(report: Report) -> Iterator[str]:
-    """Yield the report as CSV lines: every expected line (seen or missing), then unexpected."""
+    """Yield the report as CSV text: every expected line (seen or missing), then unexpected."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for n, row in enumerate(_csv_rows(report), 1):
+        writer.writerow(row)
+        if n % CSV_CHUNK_ROWS == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
-    def line(values: Iterable[Any]) -> str:
-        writer.writerow([csv_cell(v) for v in values])
-        text = buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-        return text
 
-    yield line(CSV_COLUMNS)
+def _csv_rows(report: Report) -> Iterator[tuple[Any, ...]]:
+    """Yield the CSV rows; text that came from files or stations goes through csv_cell."""
+    cell = csv_cell
     for li in report.lines:
         s, last = li.first, li.last_seen
-        yield line((
-            li.status, li.tracking_id, li.line_no, li.hawb, li.bag, li.declared_kg,
-            li.description, li.sightings, *_seen_cells(s), s.hold if s else None,
-            last.station if last else None, _iso(last.ts_ms) if last else None,
-            last.via if last else None,
-        ))  # fmt: skip
+        yield (
+            li.status, cell(li.tracking_id), li.line_no, cell(li.hawb), cell(li.bag),
+            li.declared_kg, cell(li.description), li.sightings, *_seen_cells(s),
+            s.hold if s else None, cell(last.station) if last else None,
+            _iso(last.ts_ms) if last else None, cell(last.via) if last else None,
+        )  # fmt: skip
     for s in report.unexpected:
-        yield line(("unexpected", s.tracking_id, None, None, None, None, None, 1,
-                    *_seen_cells(s), s.hold, None, None, None))  # fmt: skip
+        yield ("unexpected", cell(s.tracking_id), None, None, None, None, None, 1,
+               *_seen_cells(s), s.hold, None, None, None)  # fmt: skip
 
 
 def _seen_cells(s: Sighting | None) -> tuple[Any, ...]:
     """Return station, seen_at, event_id, weight, measured_kg, delta_kg of a sighting."""
     if s is None:
-        return (None,) * 6
-    return (s.station, _iso(s.ts_ms), s.event_id, s.weight, s.measured_kg, s.delta_kg)
+        return NO_SIGHTING
+    return (csv_cell(s.station), _iso(s.ts_ms), s.event_id, s.weight, s.measured_kg, s.delta_kg)
 
 
 def sighting_json(s: Sighting) -> dict[str, Any]:
