@@ -259,6 +259,8 @@ def backup_cmd(
     click.echo(f"integrity {r.integrity}, schema version {r.schema_version}, {counts}")
 
 
+from gateway.hold_cli import hold  # noqa: E402
 from gateway.manifest_cli import manifest  # noqa: E402
 
 gateway.add_command(manifest)
+gateway.add_command(hold)

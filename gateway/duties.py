@@ -1,17 +1,21 @@
-"""The site duties (stale stations, seq gaps, retention), run only by the site lease's holder.
+"""The site duties (stale stations, seq gaps, retention, hub publishing), run by the lease holder.
 
 Every gateway with liveness duties enabled renews the lease once a tick; the one that holds it
 runs the checks right after renewing, so a gateway that lost the lease stops within a tick.
+Between ticks the holder also publishes the hold list and the outbound queue (gateway/outbound.py).
 Status and telemetry are applied by every gateway that receives them, holder or not.
 """
 
 import logging
 import time
 
+import paho.mqtt.client as mqtt
+
 from dockscan.config import GatewayConfig
 from gateway import liveness
 from gateway.clock import now_ms
 from gateway.lease import Lease, holder
+from gateway.outbound import HubPublisher
 from gateway.retention import Retention
 from gateway.store import Store
 
@@ -22,10 +26,17 @@ GAP_CHECK_S = 2.0
 class Duties:
     """One gateway's part in the site duties: the lease, and the work while it holds it."""
 
-    def __init__(self, gw: GatewayConfig, defaults: liveness.Defaults, holder_id: str) -> None:
+    def __init__(
+        self,
+        gw: GatewayConfig,
+        defaults: liveness.Defaults,
+        holder_id: str,
+        hub: HubPublisher | None = None,
+    ) -> None:
         self.gw, self.defaults, self.holder_id = gw, defaults, holder_id
         self.lease = Lease(holder_id)
         self.retention = Retention(gw)
+        self.hub = hub
         self.next_gaps = 0.0
 
     @property
@@ -43,6 +54,8 @@ class Duties:
                 logger.warning("%s lost the site duties to %s", self.holder_id,
                                now.holder if now else "nobody")  # fmt: skip
             return False
+        if not was and self.hub is not None:
+            self.hub.reset()  # the previous holder's last list and rows may not have gone out
         if not was and before is not None and before.holder != self.holder_id:
             if before.expires_ms == 0:  # released at a clean stop
                 logger.info("%s took the site duties %s released", self.holder_id, before.holder)
@@ -63,6 +76,11 @@ class Duties:
         store.check_liveness(self.defaults, grace if gaps else None)
         self.retention.step(store.conn, now_ms())
         return True
+
+    def publish(self, store: Store, client: mqtt.Client) -> None:
+        """While held: publish the hold list and outbound rows (every STEP_S, on the loop)."""
+        if self.hub is not None and self.lease.held and self.hub.due():
+            self.hub.step(store.conn, client)
 
     def release(self, store: Store) -> None:
         """Give the lease up (a clean stop), so another gateway takes the duties at once."""

@@ -5,33 +5,42 @@ Messages are acknowledged to the broker (manual_ack) only after their batch is c
 broker's in-flight window is the only queue: when the store falls behind, the broker holds back.
 When the store is down, the batch waits unacknowledged and the loop keeps serving paho
 (gateway/outage.py); the site duties go to one gateway at a time (gateway/duties.py).
+Hold requests from integrators are applied in their own commit (gateway/hold_requests.py).
 """
 
 import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from dockscan.config import SiteConfig
-from dockscan.events import Ack, ParcelEvent
-from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
 from dockscan.mqtt import publish_json, rotate, topics_for
 from dockscan.sockbuf import BufferedClient
 from gateway import liveness
 from gateway.clock import now_ms
-from gateway.deadletters import dead_letter
 from gateway.duties import Duties
+from gateway.hold_requests import HoldRequests
 from gateway.manifests.importer import classifier_for
-from gateway.outage import StoreGuard, transient
-from gateway.reconcile.matcher import Reconciler, verdict_batch_json
-from gateway.session import connect, gateway_client, status_payload, subscriptions
+from gateway.opening import open_store
+from gateway.outage import StoreGuard
+from gateway.outbound import STEP_S, HubPublisher
+from gateway.reconcile.matcher import Reconciler
+from gateway.routing import sort_batch
+from gateway.session import (
+    connect,
+    gateway_client,
+    publish_acks,
+    say_offline,
+    status_payload,
+    subscriptions,
+)
 from gateway.store import DATA_ERRORS, Batch, Store, Written
-from gateway.validate import Rejected, validate
 
 logger = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -60,7 +69,11 @@ class Ingest:
             station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
             watching_since_ms=now_ms(),
         )
-        self.duties = Duties(cfg.gateway, defaults, self.client_id) if owns_liveness else None
+        self.duties, self.holds = None, None
+        if owns_liveness:
+            hub = HubPublisher(cfg.site.id, self.topics)
+            self.duties = Duties(cfg.gateway, defaults, self.client_id, hub)
+            self.holds = HoldRequests(cfg, self.topics.hub(cfg.site.id, "hold-request"))
         self.password = cfg.gateway.database_password()
         self.guard = StoreGuard(cfg.gateway.database, self.password)
         self.reconciler = Reconciler(cfg, classifier_for(cfg)) if cfg.reconcile.enabled else None
@@ -96,6 +109,8 @@ class Ingest:
             client.subscribe(subs)
         else:  # nothing to subscribe to over MQTT (a NATS worker without liveness duties)
             self._on_subscribe(client, userdata, 0, [], None)
+        if self.duties is not None and self.duties.hub is not None:  # the broker may have lost
+            self.duties.hub.reset(getattr(properties, "MaximumPacketSize", None))  # the list
         online = status_payload(self.client_id, "online", self.session)
         publish_json(client, self.status_topic, online, qos=1, retain=True)
         logger.info(
@@ -125,6 +140,8 @@ class Ingest:
         # Packet ids of a closed connection: the broker re-sends those messages on the next one
         # (with the ids to PUBACK then), and a stale PUBACK could ack a new message that reused one.
         self.batch.pubacks.clear()
+        if self.holds is not None:
+            self.holds.pubacks.clear()
         logger.warning("disconnected from broker %s:%d: %s", client.host, client.port, reason_code)
         rotate(client, self.cfg.broker)
 
@@ -147,6 +164,9 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         """Keep one message for the batch; it is validated with the rest when the batch is due."""
+        if self.holds is not None and msg.topic == self.holds.topic:
+            self.holds.add(msg.payload, now_ms(), msg.mid, msg.qos)
+            return
         batch = self.batch
         if not batch.messages:
             batch.opened = time.monotonic()
@@ -154,36 +174,6 @@ class Ingest:
         batch.messages.append((msg.topic, msg.payload, now_ms()))
         if msg.qos:
             batch.pubacks.append((msg.mid, msg.qos))
-
-    def _sort(self, batch: Batch) -> None:
-        """Validate the batch's messages into parcels, signals and dead letters; never raises.
-
-        One tight loop per batch rather than one call per arriving packet: pydantic's
-        validator then runs with warm caches instead of between paho's packet handling.
-        """
-        max_bytes, keep = self.gw.max_payload_bytes, self.gw.dead_letter_payload_bytes
-        for topic, payload, received in batch.messages:
-            station = None
-            try:
-                value = validate(self.topics, topic, payload, max_bytes)
-            except Rejected as exc:
-                reason, station = exc.reason, exc.station
-            except Exception as exc:  # the loop never dies on input
-                logger.exception("unexpected error validating a message on %s", topic)
-                reason = f"internal error: {type(exc).__name__}: {exc}"
-            else:
-                if value is None:
-                    logger.info("station retired (retained status cleared on %s)", topic)
-                elif isinstance(value, ParcelEvent):
-                    batch.parcels.append((value, payload, received))
-                else:
-                    batch.signals.append((value, received))  # type: ignore[arg-type]
-                continue
-            # Not acknowledged end to end: the edge keeps the original and re-sends it, and each
-            # arrival of the same bytes bumps one row's `repeats` (see gateway/deadletters.py).
-            batch.dead.append(dead_letter(received, topic, station, payload, reason, keep))
-            self.rlog.warning("dead:" + reason[:20], "dead letter from %.200s: %s", topic, reason)
-        batch.messages = []
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -197,7 +187,7 @@ class Ingest:
         if not self.batch or not (self.guard.ready() or (force and not self.guard.lost)):
             return None
         batch, self.batch = self.batch, Batch()
-        self._sort(batch)
+        sort_batch(batch, self.topics, self.gw, self.rlog)
         counts, self.counts = self.counts, {}
         try:
             try:
@@ -215,15 +205,8 @@ class Ingest:
         self.guard.succeeded()
         if self.connected:
             self.client.ack_many(batch.pubacks)
-        acks = 0
-        for (site, station), ids in written.ids.items():
-            ack = Ack(gateway=self.client_id, ids=ids, ts=utcnow())  # type: ignore[arg-type]
-            publish_json(self.client, self.topics.ack(site, station), ack.to_json(), qos=1)
-            acks += 1
-        for (site, station), verdicts in written.verdicts.items():
-            payload = verdict_batch_json(site, station, self.client_id, verdicts)
-            publish_json(self.client, self.topics.verdict(site, station), payload, qos=1)
-        self.counts["acks_sent_total"] = self.counts.get("acks_sent_total", 0) + acks
+        acks = publish_acks(self.client, self.topics, self.client_id, written)
+        self._count({"acks_sent_total": acks})
         return written
 
     def _due(self, read_now: bool) -> bool:
@@ -255,6 +238,8 @@ class Ingest:
             while not self.stop.is_set():
                 before = self.received
                 rc = self._read(self._wait())
+                if self.holds:
+                    self._apply_holds()  # before the batch: its parcels then see the holds
                 if self._due(self.received != before):
                     self.flush()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
@@ -271,42 +256,23 @@ class Ingest:
                 if now >= self.next_tick:
                     self.next_tick = now + TICK_S
                     self._tick()
+                self._publish()
         finally:
             self._shutdown()
 
     def _open_store(self) -> Store | None:
-        """Open the store, retrying with backoff while PostgreSQL is unreachable; None if stopped.
-
-        MQTT waits until the store is open: the session number comes from the store, and the
-        persistent session would at once deliver messages that nothing could commit.
-        """
-        stations = [(s.id, s.dock) for s in self.cfg.stations]
-        while not self.stop.is_set():
-            store = None
-            try:
-                store = Store(self.gw.database, background_checkpoints=True,
-                              gateway=self.client_id, password=self.password,
-                              reconciler=self.reconciler)  # fmt: skip
-                store.ensure_stations(self.cfg.site.id, stations)
-            except Exception as exc:
-                if store is not None:
-                    store.close()
-                if not (self.gw.postgres and transient(exc)):
-                    raise
-                self.guard.failed("opening the store", exc)
-                self.stop.wait(self.guard.retry_at - time.monotonic())
-                continue
-            self.guard.succeeded()
-            return store
-        return None
+        """Open the store (waiting while PostgreSQL is unreachable); None if stopped first."""
+        return open_store(self.cfg, self.client_id, self.guard, self.stop, self.reconciler)
 
     def _store_opened(self) -> None:
         """Hook: the store is open and MQTT is about to connect."""
 
     def _wait(self) -> float:
         """Return how long the next read may wait for input (the batch's age, a retry, a tick)."""
+        if self.holds:  # hold requests wait: apply them now, or when the store may be tried
+            return min(self.guard.wait_s(), TICK_S) if self.guard.down else 0.0
         if not self.batch:
-            return TICK_S
+            return STEP_S if self.duties is not None and self.duties.held else TICK_S
         wait = 0.0 if self.gw.flush_when_idle else self._batch_left()
         if self.guard.down:
             wait = max(wait, self.guard.wait_s())
@@ -334,16 +300,11 @@ class Ingest:
 
     def _next_session(self) -> int | None:
         """Return this client's next session number, or None while the store cannot tell it."""
-        assert self.store
-        if not self.guard.ready():
-            return None
-        try:
-            session = self.store.next_session(self.client_id)
-        except Exception as exc:
-            self.guard.failed("numbering the MQTT session", exc, self.store.conn)
-            return None
-        self._store_worked()
-        return session
+        got: list[int] = []
+        self._guarded(
+            "numbering the MQTT session", lambda s: got.append(s.next_session(self.client_id))
+        )
+        return got[0] if got else None
 
     def _store_worked(self) -> None:
         """Note a store operation outside a commit that worked (a held batch still decides)."""
@@ -354,21 +315,51 @@ class Ingest:
         """Return the seconds left before the open batch is due by age."""
         return max(0.0, self.batch.opened + self.gw.batch_ms / 1000 - time.monotonic())
 
-    def _tick(self) -> None:
-        """Once a second: heartbeat counters; renew the site lease, and run the duties if held."""
+    def _guarded(self, what: str, work: Callable[[Store], object]) -> bool:
+        """Run store work outside a batch unless the store is down; a failure goes to the guard."""
         assert self.store
         if not self.guard.ready():
-            return  # the store is down: the counters wait in self.counts
+            return False  # the store is down: counters wait in self.counts, requests unacked
         try:
-            link = {"heartbeat_ms": now_ms(), "broker_connected": int(self._link_up())}
-            self.store.add_counters(self.counts, link)
-            self.counts = {}
-            if self.duties is not None:
-                self.duties.tick(self.store)
+            work(self.store)
         except Exception as exc:
-            self.guard.failed("periodic store work", exc, self.store.conn)
-            return
+            self.guard.failed(what, exc, self.store.conn)
+            return False
         self._store_worked()
+        return True
+
+    def _tick(self) -> None:
+        """Once a second: heartbeat counters; renew the site lease, and run the duties if held."""
+        self._guarded("periodic store work", self._periodic)
+
+    def _periodic(self, store: Store) -> None:
+        """Write the heartbeat and counters; renew the lease and run the duties if held."""
+        link = {"heartbeat_ms": now_ms(), "broker_connected": int(self._link_up())}
+        store.add_counters(self.counts, link)
+        self.counts = {}
+        if self.duties is not None:
+            self.duties.tick(store)
+
+    def _apply_holds(self) -> None:
+        """Apply the pending hold requests in one commit, then PUBACK them (kept if it failed)."""
+        assert self.client and self.holds is not None
+        holds = self.holds
+        if not self._guarded("applying hold requests", lambda s: self._count(holds.apply(s.conn))):
+            return
+        if self.connected:
+            self.client.ack_many(holds.pubacks)
+        holds.pubacks = []
+
+    def _count(self, counts: dict[str, float]) -> None:
+        """Add to the counters the next tick writes."""
+        for name, value in counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+
+    def _publish(self) -> None:
+        """While holding the site duties: publish the hold list and the outbound queue."""
+        duties, client = self.duties, self.client
+        if duties is not None and client is not None and self._link_up():
+            self._guarded("publishing for the hub", lambda s: duties.publish(s, client))
 
     def _shutdown(self) -> None:
         """Commit what is pending, ack it, publish offline, disconnect and close the store."""
@@ -381,12 +372,7 @@ class Ingest:
                     logger.warning("stopping with %d messages uncommitted (re-sent later)", held)
                 if self.connected:
                     offline = status_payload(self.client_id, "offline", self.session)
-                    info = publish_json(client, self.status_topic, offline, qos=1, retain=True)
-                    deadline = time.monotonic() + 3
-                    while time.monotonic() < deadline and not info.is_published():
-                        client.loop(0.05)
-                    client.disconnect()
-                    client.loop_write()
+                    say_offline(client, self.status_topic, offline)
                 if not self.guard.lost:
                     self._final_store_work(store)
         finally:

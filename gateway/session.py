@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -11,12 +12,14 @@ from paho.mqtt.properties import Properties
 from dockscan import __version__
 from dockscan.config import SiteConfig
 from dockscan.errors import BrokerError
-from dockscan.events import GatewayStatus
+from dockscan.events import Ack, GatewayStatus
 from dockscan.ids import utcnow
 from dockscan.logs import RateLimitedLog
-from dockscan.mqtt import is_v5, make_client, no_delay, rotate
+from dockscan.mqtt import is_v5, make_client, no_delay, publish_json, rotate
 from dockscan.sockbuf import BufferedClient
 from dockscan.topics import Topics
+from gateway.reconcile.matcher import verdict_batch_json
+from gateway.store import Written
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +35,18 @@ def status_payload(client_id: str, state: str, session: int) -> bytes:
 def subscriptions(
     topics: Topics, site: str, group: str, owns_liveness: bool
 ) -> list[tuple[str, int]]:
-    """Return the filters a worker subscribes to at QoS 1 (parcels shared when `group` is set)."""
+    """Return the filters a worker subscribes to at QoS 1 (parcels shared when `group` is set).
+
+    Hold requests are not shared: every gateway applies each one, and the second finds it in
+    the history (gateway/holds.py), so a request reaches the store while any gateway is up.
+    """
     parcel = topics.subscription("parcel", site)
     if group:
         parcel = f"$share/{group}/{parcel}"
     subs = [(parcel, 1)]
     if owns_liveness:
         subs += [(topics.subscription(kind, site), 1) for kind in ("status", "telemetry")]
+        subs.append((topics.hub(site, "hold-request"), 1))
     return subs
 
 
@@ -98,3 +106,24 @@ def connect(
             stop.wait(delay)
             delay = min(delay * 2, 10.0)
     return None
+
+
+def say_offline(client: mqtt.Client, status_topic: str, offline: bytes) -> None:
+    """Publish the retained offline status, wait up to 3 s for its PUBACK, then disconnect."""
+    info = publish_json(client, status_topic, offline, qos=1, retain=True)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not info.is_published():
+        client.loop(0.05)
+    client.disconnect()
+    client.loop_write()
+
+
+def publish_acks(client: mqtt.Client, topics: Topics, gateway: str, written: Written) -> int:
+    """Publish one Ack per station for a committed batch, then its verdicts; return the acks."""
+    for (site, station), ids in written.ids.items():
+        ack = Ack(gateway=gateway, ids=ids, ts=utcnow())  # type: ignore[arg-type]
+        publish_json(client, topics.ack(site, station), ack.to_json(), qos=1)
+    for (site, station), verdicts in written.verdicts.items():
+        payload = verdict_batch_json(site, station, gateway, verdicts)
+        publish_json(client, topics.verdict(site, station), payload, qos=1)
+    return len(written.ids)

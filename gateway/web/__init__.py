@@ -98,6 +98,7 @@ def _register(app: Flask) -> None:
         auth,
         board,
         events,
+        holds_api,
         hub_pages,
         manifests,
         metrics,
@@ -107,6 +108,7 @@ def _register(app: Flask) -> None:
 
     for module in (auth, board, stations, parcels, api, manifests, hub_pages, metrics, events):
         app.register_blueprint(module.bp)
+    app.register_blueprint(holds_api.bp)
     auth.init_app(app)
 
     zone = app.extensions["dockscan"].zone
