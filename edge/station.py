@@ -246,12 +246,13 @@ class Station:
             except Exception:
                 logger.exception("no-read evidence failed")
         built: list[ParcelEvent] = []
-        flags = list(d.flags)
+        extra: list[str] = []
         for flagger in self.flaggers:
             try:
-                flags += flagger(d)
+                extra += flagger(d)
             except Exception:
                 logger.exception("flagger failed; the event goes without its flag")
+        flags = [*extra, *d.flags]  # a HELD flag first: the cap of 16 never cuts it
 
         def build(seq: int, event_id: str) -> bytes:
             event = ParcelEvent(
