@@ -154,10 +154,13 @@ class Ingest:
         properties: Properties | None,
     ) -> None:
         """Report refused subscriptions; once granted, the gateway counts as connected."""
-        refused = [str(rc) for rc in reason_codes if rc.is_failure]
-        if refused:
-            logger.error("broker refused subscriptions: %s", ", ".join(refused))
+        pairs = zip(self._subscriptions(), reason_codes, strict=False)
+        refused = {topic: str(rc) for (topic, _), rc in pairs if rc.is_failure}
+        if set(refused) - {self.holds.topic if self.holds else ""}:
+            logger.error("broker refused subscriptions: %s", refused)
             return
+        if refused:  # an ACL from before hold requests: the ingest runs without them
+            logger.error("broker refused %s: no hold requests (dockscan broker-config)", refused)
         self.subscribed = True
         self.failed_connects = 0
         self.next_tick = 0.0  # publish broker_connected=1 now
