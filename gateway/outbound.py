@@ -4,7 +4,7 @@ Hold list: one retained `dockscan.holds/1` on `{site}/hub/holds` whenever the ho
 newest hold_history id) differs from the one this gateway last published, and again after a
 takeover or a reconnect. A change made by CLI or API while no gateway ran goes out at the
 holder's next step (every STEP_S). Building a big list takes the ingest thread a while (about
-0.1 s per 10,000 holds), so the next list waits at least COST_FACTOR times as long. A message
+40 ms per 10,000 holds), so the next list waits at least COST_FACTOR times as long. A message
 larger than the broker's maximum packet size (MQTT 5 tells it) is not sent: the broker would
 close the connection, again after every reconnect; it is logged instead.
 
