@@ -1,13 +1,20 @@
-"""Customs holds in the store on both backends (set, release, history, MQTT replays) and the API."""
+"""Customs holds on both backends: the store (set, release, history, MQTT replays), the API, and
+the lease holder's publishing (hold list, outbound rows marked after their PUBACK)."""
 
+import threading
+import time
 from datetime import UTC, datetime
 
+import orjson
+import paho.mqtt.client as mqtt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from dockscan.codes import CodeClassifier
 from dockscan.hub_events import HoldList, HoldRequest
+from dockscan.topics import Topics
 from gateway.holds import (
     HoldError,
     apply_all,
@@ -21,10 +28,12 @@ from gateway.holds import (
     set_hold,
     snapshot,
 )
+from gateway.outbound import HubPublisher
 from gateway.store import open_db, transaction
 from gateway.web import create_app
 from gateway.web.server import shutdown
 from tests.gateway.conftest import OPERATOR, VIEWER, WebSite
+from tests.support.broker import Mosquitto, wait_for
 
 CODES = CodeClassifier()
 OP = {"Authorization": f"Bearer {OPERATOR}"}
@@ -130,3 +139,54 @@ def test_api_sets_lists_and_releases_for_the_operator(client: FlaskClient) -> No
         ("set", "<b>x</b>", "operator"),
     ]
     assert client.get("/api/v1/holds", headers=viewer).json == {"version": 2, "holds": []}
+
+
+def test_the_holder_publishes_holds_and_rows_in_order_then_marks_them(
+    store_target: str, mosquitto: Mosquitto
+) -> None:
+    conn = open_db(store_target)
+    got: list[tuple[str, dict]] = []
+    watcher = mqtt_client(mosquitto.port, "watcher")
+    watcher.on_message = lambda c, u, m: got.append((m.topic, orjson.loads(m.payload)))
+    granted = threading.Event()
+    watcher.on_subscribe = lambda *_: granted.set()
+    watcher.subscribe("dockscan/v1/hub/#", 1)  # the site is called hub
+    assert granted.wait(5)
+    gateway = mqtt_client(mosquitto.port, "gateway")
+    try:
+        set_hold(conn, S10, "do_not_load", "", "ana", "cli", CODES, 1000)
+        queue = [("verdict", "st1", '{"n": 1}'), ("bogus", "", "{}"), ("closeout", "", '{"n": 3}')]
+        with transaction(conn):
+            conn.executemany("INSERT INTO outbound (kind, station, payload, created_ms)"
+                             " VALUES (?, ?, ?, 0)", queue)  # fmt: skip
+        hub = HubPublisher("hub", Topics())
+        hub.step(conn, gateway)
+        assert len(hub.in_flight) == 2  # the unknown kind is marked at once, never sent
+        wait_for(lambda: all(i.is_published() for i, _ in hub.in_flight.values()), 5, what="ack")
+        hub.step(conn, gateway)
+        marked = conn.execute(
+            "SELECT id FROM outbound WHERE published_ms > 0 ORDER BY id"
+        ).fetchall()
+        assert [r[0] for r in marked] == [1, 2, 3] and not hub.in_flight
+        hub.step(conn, gateway)  # nothing new: nothing sent again
+        wait_for(lambda: len(got) >= 3, 5, what="messages")
+        time.sleep(0.2)
+        assert [(t.rsplit("/", 1)[1], d.get("n", d.get("version"))) for t, d in got] == [
+            ("holds", 1),
+            ("verdict", 1),
+            ("closeout", 3),
+        ]
+    finally:
+        for client in (watcher, gateway):
+            client.disconnect()
+            client.loop_stop()
+        conn.close()
+
+
+def mqtt_client(port: int, name: str) -> mqtt.Client:
+    """Return a connected MQTT 5 client with its network thread running."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name,
+                         protocol=MQTTProtocolVersion.MQTTv5)  # fmt: skip
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client

@@ -53,9 +53,12 @@ class Listener:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name,
                                   protocol=MQTTProtocolVersion.MQTTv5)  # fmt: skip
         self.client.on_message = self._on_message
+        granted = threading.Event()
+        self.client.on_subscribe = lambda *_: granted.set()
         self.client.connect("127.0.0.1", port)
         self.client.subscribe([(HOLDS, 1), (VERDICTS, 1)])
         self.client.loop_start()
+        assert granted.wait(5), "no SUBACK"
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
