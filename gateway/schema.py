@@ -199,7 +199,9 @@ MIGRATIONS: dict[int, str] = {
         removed_ms INTEGER,                  -- set when a later file no longer lists it
         PRIMARY KEY (manifest_id, tracking_id)
     );
-    CREATE INDEX manifest_lines_tracking ON manifest_lines (tracking_id);
+    -- Covering what a verdict reads of a line, so judging a parcel never visits the table.
+    CREATE INDEX manifest_lines_tracking
+        ON manifest_lines (tracking_id, removed_ms, manifest_id, declared_kg);
     CREATE TABLE manifest_line_history (
         id INTEGER PRIMARY KEY,
         manifest_id TEXT NOT NULL,
