@@ -213,7 +213,8 @@ class GatewayRun:
     The broker is a bench mosquitto, or with `nats` a 3-node NATS cluster (the gateways pull
     parcels from JetStream; the generator publishes MQTT 3.1.1 to node 1). Gateway i is
     `gw-i`; with `liveness="first"` the others run `--no-liveness`. Keyword arguments are
-    `[gateway]` settings; `broker_settings` go into `[broker]`. `launcher` is the command
+    `[gateway]` settings; `broker_settings` go into `[broker]`; `extra_toml` is appended (other
+    sections, e.g. `[reconcile]`). `launcher` is the command
     that stands for `python -m dockscan` (bench/gateway_variant.py runs another write path).
     """
 
@@ -228,6 +229,7 @@ class GatewayRun:
         liveness: str = "first",
         broker_settings: dict[str, object] | None = None,
         launcher: list[str] | None = None,
+        extra_toml: str = "",
         **gateway: object,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +259,7 @@ class GatewayRun:
             lines = ["[site]", f'id = "{SITE}"', "[broker]", *broker, f'protocol = "{protocol}"']
             lines += ["[gateway]", *(f"{k} = {json.dumps(v)}" for k, v in settings.items())]
             config = workdir / f"site-{gid}.toml"
-            config.write_text("\n".join(lines) + "\n")
+            config.write_text("\n".join(lines) + "\n" + extra_toml)
             argv = [*(launcher or [sys.executable, "-m", "dockscan"]), "-q", "gateway", "run"]
             argv += ["-c", str(config)]
             argv.append(f"--workers={workers}")

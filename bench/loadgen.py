@@ -20,19 +20,26 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from dockscan.codes import s10_with_check
 from dockscan.events import Barcode, ParcelEvent, Weight
 from dockscan.ids import iso_ms, utcnow, uuid7
 
 PREFIX = "dockscan/v1"
 
 
-def template(site: str, station: str) -> str:
-    """Return one station's event JSON with {event_id}, {seq} and {ts} placeholders."""
+def template(site: str, station: str, codes: bool = False) -> str:
+    """Return one station's event JSON with {event_id}, {seq} and {ts} placeholders.
+
+    With `codes`, the barcode is a {code} placeholder too (a valid S10 id per event).
+    """
+    text, kind, check = (
+        ("@CODE@", "upu_s10", True) if codes else ("JJD0001234567890", "unknown", None)
+    )
     event = ParcelEvent(
         event_id="00000000-0000-7000-8000-000000000000", seq=0, site=site, dock="d1",
         station=station, ts=utcnow(), outcome="OK",
-        barcodes=[Barcode(text="JJD0001234567890", symbology="code128", source="cam1",
-                          kind="unknown", check_ok=None)],
+        barcodes=[Barcode(text=text, symbology="code128", source="cam1", kind=kind,
+                          check_ok=check)],
         weight=Weight(value=2.375, device_value="2.375", device_unit="kg", stable=True,
                       raw="S S      2.375 kg", device="scale1"),
         agent_version="bench",
@@ -44,12 +51,18 @@ def template(site: str, station: str) -> str:
         text.replace('"@ID@"', '"{event_id}"')
         .replace('"@SEQ@"', "{seq}")
         .replace('"@TS@"', '"{ts}"')
+        .replace('"@CODE@"', '"{code}"')
     )
 
 
-def payload(tpl: str, seq: int) -> str:
-    """Fill a template with a fresh UUIDv7, the seq and the current time."""
-    return tpl.format(event_id=uuid7(), seq=seq, ts=iso_ms(utcnow()))
+def event_code(station_index: int, seq: int) -> str:
+    """Return the S10 id of a station's event `seq` (distinct over stations and seqs)."""
+    return s10_with_check("LX", station_index * 1_000_000 + seq, "CN")
+
+
+def payload(tpl: str, seq: int, code: str = "") -> str:
+    """Fill a template with a fresh UUIDv7, the seq, the current time (and a code)."""
+    return tpl.format(event_id=uuid7(), seq=seq, ts=iso_ms(utcnow()), code=code)
 
 
 def station_topic(site: str, station: str) -> str:
@@ -57,20 +70,25 @@ def station_topic(site: str, station: str) -> str:
     return f"{PREFIX}/{site}/{station}/parcel"
 
 
-def blast(port: int, site: str, stations: int, n: int, first_seq: int = 0) -> float:
-    """Publish n events spread over `stations` mosquitto_pub processes; return the seconds."""
+def blast(
+    port: int, site: str, stations: int, n: int, first_seq: int = 0, codes: bool = False
+) -> float:
+    """Publish n events spread over `stations` mosquitto_pub processes; return the seconds.
+
+    With `codes`, event `seq` of station k carries `event_code(k, seq)`.
+    """
     if shutil.which("mosquitto_pub") is None:
         raise SystemExit("mosquitto_pub missing: apt-get install -y mosquitto-clients")
     files, procs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(stations):
             sid = f"bench{k:03d}"
-            tpl = template(site, sid)
+            tpl = template(site, sid, codes)
             path = Path(tmp) / f"{sid}.jsonl"
             count = n // stations + (1 if k < n % stations else 0)
-            path.write_text(
-                "".join(payload(tpl, first_seq + i) + "\n" for i in range(count)), "utf-8"
-            )
+            seqs = range(first_seq, first_seq + count)
+            lines = (payload(tpl, q, event_code(k, q) if codes else "") + "\n" for q in seqs)
+            path.write_text("".join(lines), "utf-8")
             files.append((path, sid))
         start = time.monotonic()
         for path, sid in files:

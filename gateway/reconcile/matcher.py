@@ -11,7 +11,7 @@ from dockscan.codes import CodeClassifier, tracking_id
 from dockscan.config import SiteConfig
 from dockscan.events import Outcome, ParcelEvent
 from dockscan.ids import iso_ms, utcnow
-from gateway.clock import epoch_ms, from_ms
+from gateway.clock import epoch_ms, iso_from_ms
 from gateway.reconcile.verdict import Decision, ListedLine, Sighting, decide
 
 JUDGED = (Outcome.OK, Outcome.NO_WEIGHT, Outcome.REPEAT)  # outcomes whose code is trustworthy
@@ -246,7 +246,7 @@ def _stored_decision(row: Any) -> Decision:
 def _verdict(s: Sighting, d: Decision, revision: int) -> dict[str, Any]:
     """Return a verdict in its wire form (dockscan.hub_events.Verdict, built without pydantic)."""
     return {
-        "event_id": s.event_id, "tracking_id": s.tracking_id, "ts": iso_ms(from_ms(s.ts_ms)),
+        "event_id": s.event_id, "tracking_id": s.tracking_id, "ts": iso_from_ms(s.ts_ms),
         "match": d.match.value, "weight": d.weight.value, "manifest_id": d.manifest_id,
         "declared_kg": d.declared_kg, "measured_kg": s.measured_kg, "delta_kg": d.delta_kg,
         "tolerance_kg": d.tolerance_kg, "hold": d.hold, "first_event_id": d.first_event_id,

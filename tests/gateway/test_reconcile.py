@@ -11,7 +11,8 @@ from dockscan.codes import CodeClassifier, s10_with_check
 from dockscan.config import ReconcileConfig, parse_config
 from dockscan.events import Barcode, ParcelEvent, Weight
 from dockscan.hub_events import Match, Verdict, VerdictBatch, WeightCheck
-from dockscan.ids import utcnow, uuid7
+from dockscan.ids import iso_ms, utcnow, uuid7
+from gateway.clock import from_ms, iso_from_ms
 from gateway.manifests.importer import import_manifest
 from gateway.manifests.model import make_header
 from gateway.reconcile.matcher import Reconciler, verdict_batch_json
@@ -171,3 +172,8 @@ def test_a_later_manifest_rejudges_stored_parcels(store: Store, tmp_path: Path) 
     assert queued.verdicts[0].revision == 1
     with transaction(store.conn):
         assert reconciler.rejudge_manifest(store.conn, header.id, 0) == 0  # nothing changed
+
+
+@pytest.mark.parametrize("ms", [0, 999, 1000, 1_764_800_000_123, -1, -1001, 4_102_444_800_000])
+def test_the_fast_wire_time_is_the_contract_time(ms: int) -> None:
+    assert iso_from_ms(ms) == iso_ms(from_ms(ms))
