@@ -123,9 +123,9 @@ def test_nats_two_gateways_postgres_under_faults(tmp_path: Path, pg: Postgres) -
         scenario = "NATS + PostgreSQL: leader gateway, station node and PostgreSQL SIGKILLed"
         _run_faults(chain, pg, kill_station_node, scenario)
         try:
-            cluster.wait_healthy(120)  # the restarted node caught up
+            cluster.wait_healthy(120, server_only=True)  # the restarted node rejoined
         except TimeoutError:
-            pytest.fail(f"n1 not healthy: {cluster.nodes[0].monitor('healthz')}")
+            pytest.fail(f"n1 not healthy: {cluster.nodes[0].health()}")
     finally:
         chain.close()
         cluster.stop()

@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -95,10 +96,23 @@ class NatsNode:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return json.loads(resp.read())
 
-    def healthy(self) -> bool:
-        """Return whether the node reports itself healthy (JetStream meta leader known)."""
+    def health(self) -> str:
+        """Return the node's `healthz` answer as text (the reason, when it is not healthy)."""
+        url = f"http://127.0.0.1:{self.http_port}/healthz"
         try:
-            return self.monitor("healthz").get("status") == "ok"
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return f"HTTP {exc.code}: {exc.read().decode(errors='replace')}"
+        except OSError as exc:
+            return f"no answer: {exc}"
+
+    def healthy(self, server_only: bool = False) -> bool:
+        """Return whether the node reports itself healthy (with `server_only`: back in the
+        JetStream meta group, not yet every stream and consumer replica caught up)."""
+        try:
+            query = "healthz?js-server-only=true" if server_only else "healthz"
+            return self.monitor(query).get("status") == "ok"
         except OSError:
             return False
 
@@ -149,10 +163,11 @@ class NatsCluster:
         if healthy:
             wait_for(node.healthy, timeout, 0.2, f"{node.name} healthy")
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        """Wait until every running node reports healthy."""
+    def wait_healthy(self, timeout: float = 30.0, server_only: bool = False) -> None:
+        """Wait until every running node reports healthy (see NatsNode.healthy)."""
         alive = [n for n in self.nodes if n.alive()]
-        wait_for(lambda: all(n.healthy() for n in alive), timeout, 0.2, "cluster healthy")
+        wait_for(lambda: all(n.healthy(server_only) for n in alive), timeout, 0.2,
+                 "cluster healthy")  # fmt: skip
 
     def delivered_to(self, client_name: str) -> int:
         """Return how many messages the live nodes sent to NATS clients named `client_name`."""
