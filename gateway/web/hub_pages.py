@@ -282,7 +282,7 @@ def holds_page() -> Any:
         "holds.html",
         held=[] if error else hub_queries.current_holds(conn, wanted),
         total=hub_queries.holds_count(conn),
-        history=[] if error else hub_queries.hold_history(conn, wanted),
+        history=[] if error else holds.hold_history(conn, wanted or None, 200),
         wanted=wanted,
         error=error,
         reasons=holds.REASONS,

@@ -218,18 +218,6 @@ def holds_count(conn: Conn) -> int:
     return int(conn.execute("SELECT count(*) FROM holds").fetchone()[0])
 
 
-def hold_history(conn: Conn, tracking_id: str = "", limit: int = 200) -> list[dict[str, Any]]:
-    """Return the latest hold sets and releases (of one tracking id), newest first."""
-    if tracking_id and unmatchable(conn, tracking_id):
-        return []
-    where = "WHERE tracking_id = :tid" if tracking_id else ""
-    sql = (
-        f"SELECT id, tracking_id, action, reason, note, actor, at_ms, source FROM hold_history"
-        f" {where} ORDER BY id DESC LIMIT :limit"
-    )
-    return _dicts(conn.execute(sql, {"tid": tracking_id, "limit": limit}).fetchall())
-
-
 def parcel_verdict(conn: Conn, event_id: str) -> dict[str, Any] | None:
     """Return a parcel's verdict with its tracking id's current hold, or None."""
     row = conn.execute(
