@@ -28,9 +28,11 @@ def acl_text(
         "",
         f"user {cfg.gateway.id}",
         *(f"topic read {base}/+/{kind}" for kind in ("parcel", "status", "telemetry", "reply")),
+        f"topic read {base}/+/evidence/+/+",
         f"topic write {base}/+/ack",
         f"topic write {base}/+/cmd/+",
         f"topic write {base}/+/verdict",
+        f"topic write {base}/+/correction",
         *(f"topic write {base}/hub/{kind}" for kind in HUB_WRITES),
         f"topic read {base}/hub/hold-request",
         f"topic readwrite {base}/gateway/+/status",  # `gateway run --workers N`: one per worker
@@ -41,6 +43,7 @@ def acl_text(
         lines += [
             f"user {st.id}",
             *(f"topic write {base}/{st.id}/{kind}" for kind in STATION_WRITES),
+            f"topic write {base}/{st.id}/evidence/+/+",
             *(f"topic read {base}/{st.id}/{kind}" for kind in STATION_READS),
             f"topic read {base}/hub/holds",
             f"topic readwrite {base}/{st.id}/doctor",  # `dockscan doctor` probe, nobody consumes

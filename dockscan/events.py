@@ -89,7 +89,10 @@ class ParcelEvent(Contract):
     weight: Weight | None = None
     flags: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=16)
     images: list[Annotated[str, Field(max_length=256)]] = Field(
-        default_factory=list, max_length=16, description="No-read evidence image names"
+        default_factory=list,
+        max_length=16,
+        description="Evidence image names (NO_READ, MULTI_READ, INVALID_CODE); each is sent on"
+        " .../evidence/{event_id}/{index}",
     )
     agent_version: str = Field(max_length=32)
 

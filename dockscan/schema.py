@@ -5,6 +5,7 @@ import json
 import yaml
 
 from dockscan import __version__
+from dockscan.correction_events import Correction
 from dockscan.events import (
     Ack,
     Command,
@@ -51,6 +52,19 @@ CHANNELS: list[tuple[str, str, type[Contract], str, int, bool, str]] = [
     ("closeout", "{site}/hub/closeout", Closeout, "receive", 1, False,
      "A manifest was closed: expected, seen, missing, unexpected, weight and hold counts, "
      "the missing ids, and the API path of the full report."),
+    ("correction", "{site}/{station}/correction", Correction, "receive", 1, False,
+     "A clerk resolved a parcel the station could not read (NO_READ, MULTI_READ, "
+     "INVALID_CODE): a keyed code (checked, with its normalised tracking id), or relabelled, "
+     "or returned to the sorter. The original event is never changed. A later correction of "
+     "the same parcel names the one it supersedes. De-duplicate on correction_id."),
+]  # fmt: skip
+# Channels whose payload is not JSON: (id, address, content type, direction, qos, retain, doc)
+BINARY_CHANNELS: list[tuple[str, str, str, str, int, bool, str]] = [
+    ("evidence", "{site}/{station}/evidence/{event_id}/{index}", "image/jpeg", "send", 1, False,
+     "One evidence JPEG of a parcel the station could not read: the frames around its weight. "
+     "index is the image's position in the event's images list. Sent after the event and "
+     "never before it is stored; an image may arrive late or not at all (the gateway shows "
+     "it as missing). At most the station's evidence_max_kb."),
 ]  # fmt: skip
 
 
@@ -79,23 +93,25 @@ def asyncapi(prefix: str = "dockscan/v1") -> dict:
         "station": {"description": "Station id, [A-Za-z0-9_-]+"},
         "name": {"description": "Command name", "enum": ["zero", "tare", "resend"]},
         "gateway": {"description": "Gateway id, [A-Za-z0-9_-]+"},
+        "event_id": {"description": "The parcel event's id (UUIDv7)"},
+        "index": {"description": "Position of the image in the event's images list, 0-15"},
     }
-    for cid, address, model, action, qos, retain, doc in CHANNELS:
-        msg = model.__name__
-        messages[msg] = {
-            "name": msg,
-            "contentType": "application/json",
-            "payload": {"$ref": f"./schema/{_file_name(model)}"},
-        }
+    entries = [
+        (cid, address, model.__name__, "application/json",
+         {"$ref": f"./schema/{_file_name(model)}"}, action, qos, retain, doc)
+        for cid, address, model, action, qos, retain, doc in CHANNELS
+    ] + [
+        (cid, address, cid.capitalize() + "Image", content_type,
+         {"type": "string", "format": "binary"}, action, qos, retain, doc)
+        for cid, address, content_type, action, qos, retain, doc in BINARY_CHANNELS
+    ]  # fmt: skip
+    for cid, address, msg, content_type, payload, action, qos, retain, doc in entries:
+        messages[msg] = {"name": msg, "contentType": content_type, "payload": payload}
         channels[cid] = {
             "address": f"{prefix}/{address}",
             "description": doc,
             "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
-            "parameters": {
-                p: {"$ref": f"#/components/parameters/{p}"}
-                for p in params
-                if "{" + p + "}" in address
-            },
+            "parameters": {p: {"$ref": f"#/components/parameters/{p}"} for p in _names(address)},
         }
         operations[f"{cid}-{action}"] = {
             "action": action,
@@ -120,6 +136,11 @@ def asyncapi(prefix: str = "dockscan/v1") -> dict:
         "operations": operations,
         "components": {"messages": messages, "parameters": params},
     }
+
+
+def _names(address: str) -> list[str]:
+    """Return the parameter names of a channel address, in order."""
+    return [part[1:-1] for part in address.split("/") if part.startswith("{")]
 
 
 def render_all() -> dict[str, str]:

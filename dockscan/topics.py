@@ -7,13 +7,15 @@ from dockscan.errors import ContractError
 
 DEFAULT_PREFIX = "dockscan/v1"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-STATION_KINDS = ("parcel", "status", "telemetry", "ack", "reply", "verdict")
+STATION_KINDS = ("parcel", "status", "telemetry", "ack", "reply", "verdict", "correction")
 HUB_KINDS = ("holds", "hold-request", "closeout")  # site-wide: {prefix}/{site}/hub/{kind}
 QOS = {
     "parcel": 1, "status": 1, "telemetry": 0, "ack": 1, "cmd": 1, "reply": 1, "gateway": 1,
-    "verdict": 1, "holds": 1, "hold-request": 1, "closeout": 1,
+    "verdict": 1, "holds": 1, "hold-request": 1, "closeout": 1, "evidence": 1, "correction": 1,
 }  # fmt: skip
 RETAIN = {"status": True, "gateway": True, "holds": True}
+_EVENT_ID = re.compile(r"^[0-9a-f-]{36}$")
+MAX_EVIDENCE_INDEX = 15  # a parcel event lists at most 16 images
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ class Topics:
         """Return the topic on which the gateway publishes a station's parcel verdicts."""
         return self.station(site, station, "verdict")
 
+    def correction(self, site: str, station: str) -> str:
+        """Return the topic on which the gateway publishes corrections of a station's parcels."""
+        return self.station(site, station, "correction")
+
+    def evidence(self, site: str, station: str, event_id: str, index: int) -> str:
+        """Return the topic of one evidence JPEG: the event's id and the image's index in it."""
+        if not _EVENT_ID.match(event_id) or not 0 <= index <= MAX_EVIDENCE_INDEX:
+            raise ContractError(f"no evidence topic for event {event_id!r}, image {index}")
+        return f"{self.station(site, station, 'evidence')}/{event_id}/{index}"
+
     def hub(self, site: str, kind: str) -> str:
         """Return a site-wide hub topic: holds (retained), hold-request or closeout."""
         if kind not in HUB_KINDS:
@@ -87,6 +99,8 @@ class Topics:
         """Return a wildcard filter for one kind across every station of a site."""
         if kind == "cmd":
             return f"{self.prefix}/{site}/+/cmd/+"
+        if kind == "evidence":
+            return f"{self.prefix}/{site}/+/evidence/+/+"
         return f"{self.prefix}/{site}/+/{kind}"
 
     def parse(self, topic: str) -> TopicParts:
@@ -103,6 +117,19 @@ class Topics:
         if len(levels) == 4 and levels[2] == "cmd":
             site, station, _, name = levels
             return TopicParts(check_id(site, "site"), check_id(station, "station"), "cmd", name)
+        if len(levels) == 5 and levels[2] == "evidence":
+            return self._evidence_parts(levels)
         if len(levels) == 4 and levels[1] == "gateway" and levels[3] == "status":
             return TopicParts(check_id(levels[0], "site"), check_id(levels[2]), "gateway-status")
         raise ContractError(f"topic {topic!r} is not part of the dockscan tree")
+
+    @staticmethod
+    def _evidence_parts(levels: list[str]) -> TopicParts:
+        """Return an evidence topic's parts; `name` is '<event id>/<index>'."""
+        site, station, _, event_id, index = levels
+        if not _EVENT_ID.match(event_id):
+            raise ContractError(f"evidence topic names no event id: {event_id!r}")
+        if not (index.isascii() and index.isdigit() and int(index) <= MAX_EVIDENCE_INDEX):
+            raise ContractError(f"evidence image index must be 0-{MAX_EVIDENCE_INDEX}: {index!r}")
+        station = check_id(station, "station")
+        return TopicParts(check_id(site, "site"), station, "evidence", f"{event_id}/{int(index)}")
