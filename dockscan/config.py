@@ -277,6 +277,51 @@ class ReconcileConfig(Model):
     )
 
 
+class ClearingConfig(Model):
+    """The clearing desk: evidence images kept by the gateway, shifts, and keyed codes."""
+
+    evidence_max_kb: float = Field(
+        512, ge=16, le=16_384, description="a larger image is dropped and counted"
+    )
+    evidence_max_mb: float = Field(1000, gt=0, description="evidence kept, oldest deleted first")
+    evidence_days: float = Field(14, gt=0, description="evidence older than this is deleted")
+    missing_after_s: float = Field(
+        120, gt=0, description="an image not arrived this long after its parcel is missing"
+    )
+    shifts: list[str] = Field(
+        default_factory=lambda: ["06:00", "14:00", "22:00"],
+        min_length=1,
+        description="shift start times, HH:MM in the site's time zone",
+    )
+    gs_tokens: list[str] = Field(
+        default_factory=lambda: ["<GS>"],
+        description="what a keyboard-wedge scanner types for the GS1 separator (GS, 0x1d)",
+    )
+
+    @field_validator("shifts")
+    @classmethod
+    def _clock_times(cls, value: list[str]) -> list[str]:
+        """Require distinct HH:MM times."""
+        for text in value:
+            hh, _, mm = text.partition(":")
+            if not (len(hh) == 2 and len(mm) == 2 and hh.isdigit() and mm.isdigit()):
+                raise ValueError(f"{text!r} is not a time like 06:00")
+            if int(hh) > 23 or int(mm) > 59:
+                raise ValueError(f"{text!r} is not a time of day")
+        if len(set(value)) != len(value):
+            raise ValueError("the same shift start twice")
+        return sorted(value)
+
+    @field_validator("gs_tokens")
+    @classmethod
+    def _visible_tokens(cls, value: list[str]) -> list[str]:
+        """Require non-empty tokens of at most 16 characters."""
+        for token in value:
+            if not 0 < len(token) <= 16 or token.isalnum():
+                raise ValueError(f"{token!r}: 1-16 characters, not only letters and digits")
+        return value
+
+
 class ScaleConfig(Model):
     """A serial scale."""
 
@@ -331,6 +376,9 @@ class CameraConfig(Model):
     stall_after_s: float = Field(5.0, gt=0)
     evidence_dir: str = "var/evidence"
     evidence_max_mb: float = Field(200, gt=0)
+    evidence_max_kb: float = Field(
+        256, ge=16, le=1000, description="each evidence JPEG is made to fit this (else dropped)"
+    )
 
 
 Device = Annotated[ScaleConfig | ScannerConfig | CameraConfig, Field(discriminator="kind")]
@@ -353,6 +401,8 @@ class StationConfig(Model):
     outbox_overflow: Literal["block", "drop_oldest"] = "block"
     outbox_max_mb: float = Field(0, ge=0, description="Outbox file cap in MB (10^6 B); 0 = none")
     code_patterns: dict[str, str] = Field(default_factory=dict)
+    evidence_upload: bool = Field(True, description="send no-read evidence to the gateway")
+    evidence_upload_max_age_s: float = Field(86_400, gt=0, description="then dropped, counted")
     devices: list[Device] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -372,6 +422,7 @@ class SiteConfig(Model):
     gateway: GatewayConfig = GatewayConfig()
     manifests: ManifestsConfig = ManifestsConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    clearing: ClearingConfig = ClearingConfig()
     stations: list[StationConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

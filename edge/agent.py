@@ -12,6 +12,8 @@ from dockscan.mqtt import topics_for
 from edge.commands import CommandHandler, CommandRunner
 from edge.devices import build_device
 from edge.devices.base import Device
+from edge.devices.camera import CameraDevice
+from edge.evidence_upload import EvidenceUploads, uploads_path
 from edge.holds import HoldBook, held_reason, holds_path
 from edge.outbox import Outbox
 from edge.publisher import Publisher
@@ -54,13 +56,15 @@ class EdgeAgent:
         self.holdbook = HoldBook(holds_path(path), site, self.station.classifier)  # before scans
         self.station.flaggers.append(self.holdbook.flags)
         self.devices: list[Device] = [build_device(d, self.station) for d in cfg.devices]
+        self.uploads = self._uploads(site_cfg, path) if cfg.evidence_upload else None
         self.publisher = Publisher(
             site,
             cfg,
             site_cfg.broker,
             self.outbox,
             devices=lambda: dict(self.station.devices),
-            counters=lambda: {**self.station.counter_snapshot(), **self.holdbook.counters},
+            counters=self._counters,
+            uploads=self.uploads,
         )
         handler = CommandHandler(self.devices, self.publisher.request_resend)
         self.commands = CommandRunner(handler, self.publisher.reply)
@@ -75,6 +79,7 @@ class EdgeAgent:
         self.synthetic = None
         if synthetic_count:
             self.synthetic = SyntheticLoad(self.station, synthetic_rate, synthetic_count)
+        self.station.on_captured.append(self._queue_evidence)
         self.station.on_captured.append(lambda _event: self.publisher.wake())
         self.station.on_captured.append(self._show_captured)
         self.station.on_refused.append(lambda d, reason: self.hub.refused(d.outcome.value, reason))
@@ -85,13 +90,37 @@ class EdgeAgent:
         self._started: list[Device] = []
 
     def _evidence(self, t: float) -> list[str]:
-        """Collect no-read evidence images from every camera that keeps them."""
+        """Collect the evidence images of an unread parcel from every camera."""
         images: list[str] = []
         for device in self.devices:
-            evidence = getattr(device, "evidence", None)
-            if callable(evidence):
-                images.extend(evidence(t))
+            if isinstance(device, CameraDevice):
+                images.extend(device.evidence(t))
         return images
+
+    def _uploads(self, site_cfg: SiteConfig, outbox: str | Path) -> EvidenceUploads | None:
+        """Return the evidence queue when a camera keeps evidence (None: nothing to send)."""
+        cameras = [d for d in self.devices if isinstance(d, CameraDevice)]
+        if not cameras:
+            return None
+
+        def locate(name: str) -> Path | None:
+            return next((p for c in cameras if (p := c.evidence_path(name)) is not None), None)
+
+        max_bytes = int(max(c.cfg.evidence_max_kb for c in cameras) * 1024)
+        return EvidenceUploads(
+            uploads_path(outbox), topics_for(site_cfg.broker), site_cfg.site.id, self.cfg.id,
+            locate, max_bytes, self.cfg.evidence_upload_max_age_s,
+        )  # fmt: skip
+
+    def _queue_evidence(self, event: ParcelEvent) -> None:
+        """Queue a committed event's evidence images for the gateway."""
+        if self.uploads is not None and event.images:
+            self.uploads.queue(event.event_id, list(event.images))
+
+    def _counters(self) -> dict[str, int]:
+        """Return the station's, the hold list's and the evidence queue's counters."""
+        extra = self.uploads.stats() if self.uploads is not None else {}
+        return {**self.station.counter_snapshot(), **self.holdbook.counters, **extra}
 
     def _show_captured(self, event: ParcelEvent) -> None:
         """Show a committed parcel with its hold (note included) and whether a verdict is due."""
@@ -160,6 +189,8 @@ class EdgeAgent:
             time.sleep(0.05)
         self.commands.stop()
         self.publisher.stop()
+        if self.uploads is not None:
+            self.uploads.close()
         self.holdbook.stop()
         if self.screen:
             self.screen.stop()

@@ -31,6 +31,7 @@ from dockscan.mqtt import (
     topics_for,
 )
 from edge.commands import CommandRunner
+from edge.evidence_upload import EvidenceUploads
 from edge.outbox import Outbox
 from edge.sender import SendWindow
 
@@ -58,10 +59,12 @@ class Publisher:
         *,
         devices: Callable[[], dict[str, DeviceState]] = dict,
         counters: Callable[[], dict[str, int]] = dict,
+        uploads: EvidenceUploads | None = None,
         version: str = __version__,
     ) -> None:
         self.site, self.station, self.broker, self.outbox = site, station, broker, outbox
         self.devices, self.station_counters, self.version = devices, counters, version
+        self.uploads = uploads
         self.topics = topics_for(broker)
         self.parcel_topic = self.topics.parcel(site, station.id)
         self.status_topic = self.topics.status(site, station.id)
@@ -228,7 +231,9 @@ class Publisher:
         self._notify_link()
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
-        """Note a PUBACK; the send loop marks the row sent."""
+        """Note a PUBACK; the send loop marks the row sent (or the evidence image done)."""
+        if self.uploads is not None:
+            self.uploads.on_puback(mid)
         self.sender.on_puback(mid, getattr(rc, "value", 0))
         self._wake.set()
 
@@ -281,6 +286,8 @@ class Publisher:
             self._wake.clear()
             try:
                 self.sender.step(self.connected)
+                if self.uploads is not None:  # after the events: an image never goes first
+                    self.uploads.step(self.client, self.connected)
                 now = time.monotonic()
                 if now >= next_telemetry:
                     next_telemetry = max(next_telemetry + self.station.telemetry_interval_s, now)

@@ -27,6 +27,8 @@ from edge.outbox import Outbox
 logger = logging.getLogger(__name__)
 
 Evidence = Callable[[float], list[str]]
+# Outcomes a person must resolve at the clearing desk: the camera frames around them are kept.
+EVIDENCE_OUTCOMES = (Outcome.NO_READ, Outcome.MULTI_READ, Outcome.INVALID_CODE)
 
 
 @dataclass
@@ -240,11 +242,11 @@ class Station:
     def _emit(self, d: Decision) -> None:
         """Build the event inside the outbox transaction; report only after the commit."""
         images: list[str] = []
-        if d.outcome is Outcome.NO_READ and self.evidence is not None and d.weight is not None:
+        if d.outcome in EVIDENCE_OUTCOMES and self.evidence is not None:
             try:
                 images = self.evidence(d.t)[:16]
             except Exception:
-                logger.exception("no-read evidence failed")
+                logger.exception("evidence for %s failed", d.outcome.value)
         built: list[ParcelEvent] = []
         extra: list[str] = []
         for flagger in self.flaggers:

@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -56,7 +57,9 @@ class CameraDevice:
         self.cfg, self.listener, self.id = cfg, listener, cfg.id
         self.decoder = Decoder.from_camera(cfg)
         self.ring = FrameRing(keep_s=8.0, rate_hz=min(4.0, cfg.fps))
-        self.store = EvidenceStore(cfg.evidence_dir, cfg.evidence_max_mb)
+        self.store = EvidenceStore(
+            cfg.evidence_dir, cfg.evidence_max_mb, max_kb=cfg.evidence_max_kb
+        )
         self.slot = LatestFrame()
         self.state = ("", "")
         self._state_lock = threading.Lock()
@@ -77,6 +80,7 @@ class CameraDevice:
             "dropped": self.slot.dropped,
             "evidence_saved": self.store.saved,
             "evidence_deleted": self.store.deleted,
+            "evidence_oversize": self.store.oversize,
         }
 
     def start(self) -> None:
@@ -108,6 +112,11 @@ class CameraDevice:
             logger.warning("camera %s: no frames kept for evidence", self.id)
             return []
         return self.store.save(self.id, frames)
+
+    def evidence_path(self, name: str) -> Path | None:
+        """Return the path of one of this camera's evidence files, None if the name is not one."""
+        path = self.store.folder / name
+        return path if name.startswith(f"{self.id}-") and path.name == name else None
 
     def _set_state(self, state: str, reason: str = "", only_from: str = "") -> None:
         """Report a state change to the listener (only changes; optionally only from a state)."""

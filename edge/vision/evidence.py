@@ -39,15 +39,33 @@ class FrameRing:
         return [min(frames, key=lambda item: abs(item[0] - t))]
 
 
-class EvidenceStore:
-    """Write evidence JPEGs into one folder and delete the oldest beyond a size limit."""
+def fit_jpeg(frame: np.ndarray, max_bytes: int, quality: int = 85) -> bytes | None:
+    """Encode a frame as JPEG of at most max_bytes: lower quality, then smaller; None if never."""
+    image = frame
+    for _ in range(6):
+        for q in (quality, 70, 55):
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, q])
+            if ok and jpeg.size <= max_bytes:
+                return jpeg.tobytes()
+        if min(image.shape[:2]) < 240:
+            break
+        image = cv2.resize(image, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    return None
 
-    def __init__(self, folder: str | Path, max_mb: float, quality: int = 85) -> None:
+
+class EvidenceStore:
+    """Write evidence JPEGs, each within max_kb, into a folder; delete the oldest past max_mb."""
+
+    def __init__(
+        self, folder: str | Path, max_mb: float, quality: int = 85, max_kb: float = 256
+    ) -> None:
         self.folder = Path(folder)
         self.max_bytes = int(max_mb * 1024 * 1024)
+        self.max_image_bytes = int(max_kb * 1024)
         self.quality = quality
         self.saved = 0
         self.deleted = 0
+        self.oversize = 0
         self._lock = threading.Lock()
 
     def save(self, prefix: str, frames: list[tuple[float, np.ndarray]]) -> list[str]:
@@ -57,12 +75,16 @@ class EvidenceStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             stamp = int(time.time() * 1000)
             for _t, frame in frames:
-                ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-                if not ok:
-                    logger.warning("could not encode an evidence frame for %s", prefix)
+                jpeg = fit_jpeg(frame, self.max_image_bytes, self.quality)
+                if jpeg is None:
+                    self.oversize += 1
+                    logger.warning(
+                        "evidence frame for %s does not fit %d bytes: dropped",
+                        prefix, self.max_image_bytes,
+                    )  # fmt: skip
                     continue
                 name = f"{prefix}-{stamp}-{self.saved % 10000:04d}.jpg"  # unique within a ms
-                (self.folder / name).write_bytes(jpeg.tobytes())
+                (self.folder / name).write_bytes(jpeg)
                 names.append(name)
                 self.saved += 1
             self._enforce_limit(keep=set(names))
