@@ -11,8 +11,8 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from dockscan.config import GatewayConfig
-from gateway import liveness
+from dockscan.config import ClearingConfig, GatewayConfig
+from gateway import evidence, liveness
 from gateway.clock import now_ms
 from gateway.lease import Lease, holder
 from gateway.outbound import HubPublisher
@@ -21,6 +21,7 @@ from gateway.store import Store
 
 logger = logging.getLogger(__name__)
 GAP_CHECK_S = 2.0
+EVIDENCE_CHECK_S = 60.0
 
 
 class Duties:
@@ -32,12 +33,14 @@ class Duties:
         defaults: liveness.Defaults,
         holder_id: str,
         hub: HubPublisher | None = None,
+        clearing: ClearingConfig | None = None,
     ) -> None:
         self.gw, self.defaults, self.holder_id = gw, defaults, holder_id
         self.lease = Lease(holder_id)
         self.retention = Retention(gw)
         self.hub = hub
-        self.next_gaps = 0.0
+        self.clearing = clearing or ClearingConfig()
+        self.next_gaps = self.next_evidence = 0.0
 
     @property
     def held(self) -> bool:
@@ -75,6 +78,9 @@ class Duties:
         grace = int(self.gw.seq_gap_grace_s * 1000)
         store.check_liveness(self.defaults, grace if gaps else None)
         self.retention.step(store.conn, now_ms())
+        if now >= self.next_evidence:  # one slice a tick while over a bound, else every minute
+            full = evidence.purge(store.conn, self.clearing, now_ms()) >= evidence.SLICE_ROWS
+            self.next_evidence = now if full else now + EVIDENCE_CHECK_S
         return True
 
     def publish(self, store: Store, client: mqtt.Client) -> None:

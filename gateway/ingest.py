@@ -25,6 +25,7 @@ from dockscan.sockbuf import BufferedClient
 from gateway import liveness
 from gateway.clock import now_ms
 from gateway.duties import Duties
+from gateway.evidence import EvidenceIntake
 from gateway.hold_requests import HoldRequests
 from gateway.manifests.importer import classifier_for
 from gateway.opening import open_store
@@ -34,6 +35,7 @@ from gateway.reconcile.matcher import Reconciler
 from gateway.routing import sort_batch
 from gateway.session import (
     connect,
+    evidence_filter,
     gateway_client,
     publish_acks,
     say_offline,
@@ -69,11 +71,12 @@ class Ingest:
             station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
             watching_since_ms=now_ms(),
         )
-        self.duties, self.holds = None, None
+        self.duties, self.holds, self.evidence = None, None, None
         if owns_liveness:
             hub = HubPublisher(cfg.site.id, self.topics)
-            self.duties = Duties(cfg.gateway, defaults, self.client_id, hub)
+            self.duties = Duties(cfg.gateway, defaults, self.client_id, hub, cfg.clearing)
             self.holds = HoldRequests(cfg, self.topics.hub(cfg.site.id, "hold-request"))
+            self.evidence = EvidenceIntake(self.topics, int(cfg.clearing.evidence_max_kb * 1024))
         self.password = cfg.gateway.database_password()
         self.guard = StoreGuard(cfg.gateway.database, self.password)
         self.reconciler = Reconciler(cfg, classifier_for(cfg)) if cfg.reconcile.enabled else None
@@ -123,6 +126,12 @@ class Ingest:
         """Return this worker's MQTT subscriptions."""
         return subscriptions(self.topics, self.cfg.site.id, self.group, self.owns_liveness)
 
+    def _evidence_filter(self) -> str:
+        """Return this worker's evidence subscription filter ('' when it takes no images)."""
+        if self.evidence is None:
+            return ""
+        return evidence_filter(self.topics, self.cfg.site.id, self.group)
+
     def _link_up(self) -> bool:
         """Return whether this worker receives what it subscribed to."""
         return self.connected and self.subscribed
@@ -142,6 +151,8 @@ class Ingest:
         self.batch.pubacks.clear()
         if self.holds is not None:
             self.holds.pubacks.clear()
+        if self.evidence is not None:
+            self.evidence.pubacks.clear()
         logger.warning("disconnected from broker %s:%d: %s", client.host, client.port, reason_code)
         rotate(client, self.cfg.broker)
 
@@ -156,11 +167,12 @@ class Ingest:
         """Report refused subscriptions; once granted, the gateway counts as connected."""
         pairs = zip(self._subscriptions(), reason_codes, strict=False)
         refused = {topic: str(rc) for (topic, _), rc in pairs if rc.is_failure}
-        if set(refused) - {self.holds.topic if self.holds else ""}:
+        optional = {self.holds.topic if self.holds else "", self._evidence_filter()}
+        if set(refused) - optional:
             logger.error("broker refused subscriptions: %s", refused)
             return
-        if refused:  # an ACL from before hold requests: the ingest runs without them
-            logger.error("broker refused %s: no hold requests (dockscan broker-config)", refused)
+        if refused:  # an ACL from before hold requests or evidence: the ingest runs without
+            logger.error("broker refused %s: regenerate the ACL (dockscan broker-config)", refused)
         self.subscribed = True
         self.failed_connects = 0
         self.next_tick = 0.0  # publish broker_connected=1 now
@@ -169,6 +181,9 @@ class Ingest:
         """Keep one message for the batch; it is validated with the rest when the batch is due."""
         if self.holds is not None and msg.topic == self.holds.topic:
             self.holds.add(msg.payload, now_ms(), msg.mid, msg.qos)
+            return
+        if self.evidence is not None and "/evidence/" in msg.topic:
+            self.evidence.offer(msg.topic, msg.payload, now_ms(), msg.mid, msg.qos)
             return
         batch = self.batch
         if not batch.messages:
@@ -243,6 +258,8 @@ class Ingest:
                 rc = self._read(self._wait())
                 if self.holds:
                     self._apply_holds()  # before the batch: its parcels then see the holds
+                if self.evidence:
+                    self._apply_evidence()
                 if self._due(self.received != before):
                     self.flush()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
@@ -272,7 +289,7 @@ class Ingest:
 
     def _wait(self) -> float:
         """Return how long the next read may wait for input (the batch's age, a retry, a tick)."""
-        if self.holds:  # hold requests wait: apply them now, or when the store may be tried
+        if self.holds or self.evidence:  # apply them now, or when the store may be tried
             return min(self.guard.wait_s(), TICK_S) if self.guard.down else 0.0
         if not self.batch:
             return STEP_S if self.duties is not None and self.duties.held else TICK_S
@@ -352,6 +369,16 @@ class Ingest:
         if self.connected:
             self.client.ack_many(holds.pubacks)
         holds.pubacks = []
+
+    def _apply_evidence(self) -> None:
+        """Store the images received in one commit, then PUBACK them (kept if it failed)."""
+        assert self.client and self.evidence is not None
+        intake = self.evidence
+        if not self._guarded("storing evidence", lambda s: self._count(intake.apply(s.conn))):
+            return
+        if self.connected:
+            self.client.ack_many(intake.pubacks)
+        intake.pubacks = []
 
     def _count(self, counts: dict[str, float]) -> None:
         """Add to the counters the next tick writes."""

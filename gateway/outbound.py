@@ -8,10 +8,11 @@ holder's next step (every STEP_S). Building a big list takes the ingest thread a
 larger than the broker's maximum packet size (MQTT 5 tells it) is not sent: the broker would
 close the connection, again after every reconnect; it is logged instead.
 
-Outbound: the rows any process queued (verdicts a manifest import changed, close-outs) are
-published in id order at QoS 1, at most WINDOW in flight, and get `published_ms` only after the
-broker's PUBACK. A gateway killed before that, or a PUBACK that never comes, means the row is
-published again: integrators get each at least once, possibly twice, never not at all.
+Outbound: the rows any process queued (verdicts a manifest import changed, close-outs, the
+clearing desk's corrections) are published in id order at QoS 1, at most WINDOW in flight, and
+get `published_ms` only after the broker's PUBACK. A gateway killed before that, or a PUBACK
+that never comes, means the row is published again: integrators get each at least once,
+possibly twice, never not at all.
 """
 
 import logging
@@ -153,6 +154,8 @@ class HubPublisher:
         """Return the topic of an outbound row (ContractError for a kind or station unknown)."""
         if kind == "verdict":
             return self.topics.verdict(self.site, station)
+        if kind == "correction":
+            return self.topics.correction(self.site, station)
         if kind == "closeout":
             return self.topics.hub(self.site, "closeout")
         raise ContractError(f"unknown outbound kind {kind!r}")

@@ -284,6 +284,42 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX outbound_pending ON outbound (published_ms, id);
     ALTER TABLE manifests ADD COLUMN closed_by TEXT;
     """,
+    7: """
+    -- Evidence JPEGs of parcels a station could not read, as it sent them; an image may come
+    -- before its parcel. Bounded by [clearing] evidence_max_mb and evidence_days.
+    CREATE TABLE evidence (
+        event_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,                -- position in the event's images list
+        station TEXT NOT NULL,               -- from the topic, which the broker's ACL vouches for
+        received_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        jpeg BLOB NOT NULL,
+        PRIMARY KEY (event_id, idx)
+    );
+    CREATE INDEX evidence_received ON evidence (received_ms);
+    -- A clerk's resolutions of unread parcels (the parcel row is never changed); the newest of
+    -- a parcel is in force, the earlier ones stay as its history.
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        station TEXT NOT NULL,
+        action TEXT NOT NULL,                -- keyed, relabelled, returned_to_sorter
+        code TEXT,                           -- as keyed, GS as \x1d
+        kind TEXT,
+        check_ok INTEGER,
+        tracking_id TEXT,                    -- normalised, as manifests are matched
+        original_outcome TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        actor TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        supersedes INTEGER
+    );
+    CREATE INDEX corrections_event ON corrections (event_id, id);
+    CREATE INDEX corrections_created ON corrections (created_ms);
+    -- The clearing queue: unread parcels by time (a few percent of all parcels).
+    CREATE INDEX parcels_unread ON parcels (ts_ms)
+        WHERE outcome IN ('NO_READ', 'MULTI_READ', 'INVALID_CODE');
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 SET_VERSION_SQL = (

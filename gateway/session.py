@@ -47,7 +47,14 @@ def subscriptions(
     if owns_liveness:
         subs += [(topics.subscription(kind, site), 1) for kind in ("status", "telemetry")]
         subs.append((topics.hub(site, "hold-request"), 1))
+        subs.append((evidence_filter(topics, site, group), 1))
     return subs
+
+
+def evidence_filter(topics: Topics, site: str, group: str) -> str:
+    """Return the evidence images' filter (shared among the gateways when `group` is set)."""
+    evidence = topics.subscription("evidence", site)
+    return f"$share/{group}/{evidence}" if group else evidence
 
 
 def gateway_client(cfg: SiteConfig, client_id: str) -> BufferedClient:
