@@ -97,6 +97,8 @@ def _register(app: Flask) -> None:
         api,
         auth,
         board,
+        clearing,
+        clearing_api,
         events,
         holds_api,
         hub_pages,
@@ -109,6 +111,8 @@ def _register(app: Flask) -> None:
     for module in (auth, board, stations, parcels, api, manifests, hub_pages, metrics, events):
         app.register_blueprint(module.bp)
     app.register_blueprint(holds_api.bp)
+    app.register_blueprint(clearing.bp)
+    app.register_blueprint(clearing_api.bp)
     auth.init_app(app)
 
     zone = app.extensions["dockscan"].zone
@@ -116,6 +120,7 @@ def _register(app: Flask) -> None:
         local=lambda ms, fmt="%Y-%m-%d %H:%M:%S": formatting.local_time(ms, zone, fmt),
         utc=formatting.utc_iso,
         age=formatting.age,
+        duration=lambda ms: formatting.age(0, int(ms)),
         visible=formatting.visible,
         percent=formatting.percent,
     )

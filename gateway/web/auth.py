@@ -69,6 +69,12 @@ def _unauthorised(message: str) -> tuple[dict, int, dict]:
     return {"error": message}, 401, {"WWW-Authenticate": 'Bearer realm="dockscan"'}
 
 
+def who() -> str:
+    """Return who acts from the UI: the name given at log-in, else the client's address."""
+    name = str(session.get("name", "")).strip()
+    return (name or f"ui:{request.remote_addr}")[:64]
+
+
 def csrf_token() -> str:
     """Return this session's form token, creating it on first use."""
     if "csrf" not in session:
@@ -112,6 +118,9 @@ def login() -> Any:
         if role:
             session.clear()
             session["role"] = role
+            name = " ".join(request.form.get("name", "").split())[:64]
+            if name.isprintable() and name:
+                session["name"] = name
             return redirect(target)
         logger.warning("failed login from %s", request.remote_addr)
         error = "That token is not valid."

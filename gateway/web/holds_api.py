@@ -4,32 +4,21 @@ A change is written to the store here; the gateway holding the site duties publi
 hold list to the stations within about a second.
 """
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, request
 
-from dockscan.errors import StoreError
 from gateway.clock import now_ms
-from gateway.db import is_postgres
 from gateway.holds import HoldError, hold_history, normalise, release_hold, set_hold, snapshot
 from gateway.manifests.importer import classifier_for
-from gateway.store import open_db
 from gateway.web import web
 from gateway.web.auth import operator_required
 from gateway.web.formatting import utc_iso
 from gateway.web.search import BadQuery, parse_limit
+from gateway.web.writer import writer
 
 bp = Blueprint("holds_api", __name__, url_prefix="/api/v1")
 DEFAULT_ACTOR = "operator"  # the operator token names a role, not a person
-
-
-def _writer() -> Any:
-    """Open a writing connection to the store (the web's own connections are read-only)."""
-    gw = web().cfg.gateway
-    if not is_postgres(gw.database) and not Path(gw.database).exists():
-        raise StoreError(f"no database at {gw.database}")
-    return open_db(gw.database, gw.database_password())
 
 
 def hold_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +50,7 @@ def set_one() -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, "send a JSON object: {tracking_id, reason, note}")
-    conn = _writer()
+    conn = writer()
     try:
         done = set_hold(conn, _text(body, "tracking_id"), _text(body, "reason"),
                         _text(body, "note"), _text(body, "actor", DEFAULT_ACTOR), "api",
@@ -83,7 +72,7 @@ def release(tracking_id: str) -> Any:
     """Release a held tracking id (operator role); 404 if it is not held."""
     codes = classifier_for(web().cfg)
     note, actor = request.args.get("note", ""), request.args.get("actor") or DEFAULT_ACTOR
-    conn = _writer()
+    conn = writer()
     try:
         try:
             wanted = normalise(tracking_id, codes)

@@ -6,7 +6,6 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -21,17 +20,16 @@ from flask import (
     url_for,
 )
 
-from dockscan.errors import StoreError
 from gateway import holds
-from gateway.db import is_postgres
+from gateway.clearing import queue
 from gateway.manifests import closeout
 from gateway.manifests.importer import classifier_for
-from gateway.store import open_db
 from gateway.web import hub_queries, queries, web
-from gateway.web.auth import operator_required
+from gateway.web.auth import operator_required, who
 from gateway.web.formatting import day_start_ms, local_time, now_ms, utc_iso
 from gateway.web.parcels import FORMULA_START
 from gateway.web.search import BadQuery, decode_cursor, encode_cursor, parse_limit
+from gateway.web.writer import writer
 
 bp = Blueprint("hub", __name__)
 _STATION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -47,16 +45,8 @@ KIND_LABELS = {"": "all", "weight_over": "weight over", "weight_under": "weight 
 
 
 def actor() -> str:
-    """Return who is acting from the UI, as the station commands name it."""
-    return f"ui:{request.remote_addr}"[:64]
-
-
-def writer() -> Any:
-    """Open a writing connection to the store (the web's own connections are read-only)."""
-    gw = web().cfg.gateway
-    if not is_postgres(gw.database) and not Path(gw.database).exists():
-        raise StoreError(f"no database at {gw.database}")
-    return open_db(gw.database, gw.database_password())
+    """Return who is acting from the UI: the name given at log-in, else the client's address."""
+    return who()
 
 
 def csv_cell(value: Any) -> Any:
@@ -99,7 +89,7 @@ def decode_line_cursor(cursor: str) -> hub_queries.LineCursor:
 
 
 def board_panel(conn: queries.Conn) -> dict[str, Any]:
-    """Return the board's hub panel: open manifests' progress and holds seen today by station."""
+    """Return the board's hub panel: manifests' progress, holds seen today, the clearing desk."""
     state, now = web(), now_ms()
     max_age = current_app.config["BOARD_CACHE_MS"]
     cached = state.extra.get("hub_board")
@@ -108,6 +98,7 @@ def board_panel(conn: queries.Conn) -> dict[str, Any]:
     panel = {
         "manifests": hub_queries.manifest_progress(conn, "open", limit=20),
         "holds": hub_queries.holds_seen_by_station(conn, day_start_ms(now, state.zone)),
+        "clearing": queue.panel(conn, now, int(state.cfg.clearing.missing_after_s * 1000)),
     }
     state.extra["hub_board"] = (now, panel)
     return panel

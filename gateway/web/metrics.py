@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app
 from gateway.web import queries, site, web
 from gateway.web.db import problem
 from gateway.web.formatting import now_ms
+from gateway.web.hub_pages import board_panel
 
 bp = Blueprint("metrics", __name__)
 LATENCY_BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
@@ -20,6 +21,11 @@ COUNTERS = (
     ("dead_letters_repeated_total", "Rejected payloads received again (a row's repeats went up)."),
     ("acks_sent_total", "Ack messages published after a commit."),
     ("batches_total", "Batches committed by the ingest."),
+    ("evidence_received_total", "Evidence images received from the stations and stored."),
+    ("evidence_dropped_oversize_total", "Evidence images over [clearing] evidence_max_kb."),
+    ("evidence_dropped_not_jpeg_total", "Evidence messages that were not a whole JPEG."),
+    ("evidence_dropped_busy_total", "Evidence images dropped while too many waited for the store."),
+    ("evidence_dropped_bad_topic_total", "Evidence messages on a topic naming no event and index."),
 )
 STATES = ("online", "offline", "stale", "unknown")
 TABLE_COUNT_TTL_MS = 10_000
@@ -137,7 +143,24 @@ def render_metrics() -> str:
         _family("station_parcels_today", "gauge", "Parcels since local midnight.",
                 [(f'{{station="{_label(s["id"])}"}}', s["parcels_today"]) for s in stations])
     )  # fmt: skip
+    parts += _clearing(state, conn)
     return "\n".join(parts) + "\n"
+
+
+def _clearing(state: Any, conn: Any) -> list[str]:
+    """Return the clearing desk's families: unresolved per station, time to clear, missing."""
+    clearing = board_panel(conn)["clearing"]
+    return [
+        _family("clearing_unresolved", "gauge",
+                "Unread parcels (no-read, multi-read, invalid code) not resolved yet.",
+                [(f'{{station="{_label(s)}"}}', n) for s, n in clearing["unresolved"].items()]),
+        _family("clearing_median_seconds", "gauge",
+                "Median seconds from arrival to first correction, last 24 hours.",
+                [(f'{{station="{_label(s)}"}}', v) for s, v in clearing["median_s"].items()]),
+        _family("evidence_missing", "gauge",
+                "Images listed by unresolved parcels of the last 24 hours that never arrived.",
+                [("", clearing["missing"])]),
+    ]  # fmt: skip
 
 
 @bp.route("/metrics")

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from dockscan.events import Outcome
 from gateway.web import hub_queries, queries, web
+from gateway.web.clearing import parcel_clearing
 from gateway.web.formatting import local_time, utc_iso
 from gateway.web.search import BadQuery, encode_cursor, is_event_id, parse_filter, parse_limit
 
@@ -145,4 +146,8 @@ def detail(event_id: str) -> Any:
     found = load_detail(conn, event_id)
     if found is None:
         abort(404, f"no parcel {event_id}")
-    return render_template("parcel.html", hub=hub_queries.parcel_hub(conn, event_id), **found)
+    images = list(found["event"].get("images", [])) if found["event"] else []
+    clearing = parcel_clearing(conn, event_id, found["parcel"]["station"], images)
+    return render_template(
+        "parcel.html", hub=hub_queries.parcel_hub(conn, event_id), clearing=clearing, **found
+    )

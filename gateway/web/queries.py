@@ -255,7 +255,8 @@ def gateway_counters(conn: Conn, names: tuple[str, ...] = MAX_COUNTERS) -> dict[
 
 def table_counts(conn: Conn) -> dict[str, int]:
     """Return row counts of the store's tables (counts read the smallest index)."""
-    names = ("parcels", "parcel_codes", "stations", "station_events", "dead_letters")
+    names = ("parcels", "parcel_codes", "stations", "station_events", "dead_letters",
+             "evidence", "corrections")  # fmt: skip
     return {n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
 
 
