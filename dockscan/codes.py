@@ -179,18 +179,19 @@ class CodeClassifier:
 
 
 SSCC_BARE = re.compile(r"^\d{18}$")
+SPACES = re.compile(r"[^\S\x1d]+")  # white space, but not GS (Python counts it as space)
 GS1_HRI = re.compile(r"\((\d{2,4})\)")
 
 
 def tracking_id(text: str, classifier: CodeClassifier) -> CodeInfo:
     """Return what a code identifies, the same for a scan and a manifest line of one label.
 
-    Spaces are dropped (labels print ids in groups), an S10 or UPS id is upper-cased, the
-    printed GS1 form `(00)…` loses its brackets and a bare 18-digit SSCC gains AI 00, so
+    Spaces are dropped (labels print ids in groups; GS stays), an S10 or UPS id is upper-cased,
+    the printed GS1 form `(00)…` loses its brackets and a bare 18-digit SSCC gains AI 00, so
     `(00) 3 4012345 000000001 7`, `00340123450000000017` and `340123450000000017` all give
     the SSCC `340123450000000017`; `CodeInfo.value` is the id to match on.
     """
-    code, symbology = "".join(text.split()), ""
+    code, symbology = SPACES.sub("", text), ""
     if code.startswith("(") and GS1_HRI.match(code):
         code, symbology = GS1_HRI.sub(r"\1", code), "gs1-128"
     elif SSCC_BARE.match(code) and mod10_ok(code):

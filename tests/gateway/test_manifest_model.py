@@ -143,6 +143,7 @@ def test_tracking_ids_match_what_the_scan_classifier_reads() -> None:
         (f"(00) {sscc}", f"]C100{sscc}"),
         (sscc, f"00{sscc}"),
         (f"00{sscc}", f"]C1\x1d00{sscc}"),
+        (f"00{sscc}", f"00{sscc}4200123\x1d3103000125"),  # GS ends a variable field: kept
         ("1Z999AA10123456784", "1Z999AA10123456784"),
     ]
     for written, scanned in cases:
