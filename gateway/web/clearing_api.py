@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
 
 from dockscan.correction_events import CorrectionAction
 from gateway.clearing import queue
@@ -95,10 +95,15 @@ def add_correction(event_id: str) -> Any:
         return {"error": "replaces: the correction id in force, or null for none"}, 400
     try:
         done = save(event_id, fields["action"] or CorrectionAction.KEYED.value, fields["code"],
-                    fields["note"], fields["actor"] or who(), replaces)  # fmt: skip
+                    fields["note"], fields["actor"] or _default_actor(), replaces)  # fmt: skip
     except CorrectionError as exc:
         return {"error": str(exc)}, exc.status
     return done.model_dump(mode="json", by_alias=True), 201
+
+
+def _default_actor() -> str:
+    """Return who corrects when the request does not say: a token names a role, not a person."""
+    return "operator" if g.via_bearer else who()
 
 
 @bp.route("/api/v1/corrections")

@@ -29,6 +29,7 @@
     }
   });
 
+  document.body.setAttribute("data-keys", "ready"); // the keys work from here on
   if (code) {
     code.focus();
     var current = document.querySelector("#queue tr.current");
