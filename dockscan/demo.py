@@ -2,6 +2,7 @@
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,12 @@ logger = logging.getLogger(__name__)
 PROTOCOLS = ("mt-sics", "toledo-8217", "cas", "toledo-continuous", "sma", "nci")
 CAMERA_STATION = 3  # dock03 reads labels with a camera instead of a hand scanner
 CAMERA_SYMBOLOGIES = '["code128", "gs1-128"]'  # what the simulated labels carry
+OPERATOR_ENV = "DOCKSCAN_DEMO_OPERATOR_TOKEN"
+
+
+def operator_token() -> str:
+    """Return the demo's operator token (made once per run; the children inherit it)."""
+    return os.environ.setdefault(OPERATOR_ENV, secrets.token_urlsafe(12))
 
 
 def camera_port(http_port: int, stations: int, index: int) -> int:
@@ -111,6 +118,7 @@ def demo_site_toml(
         "[gateway]",
         *(gateway_lines or [f'database = "{work / "gateway.db"}"']),
         f'http_bind = "{http}"',
+        f'operator_token_env = "{OPERATOR_ENV}"',
         "[manifests]",
         f'drop_folder = "{work / "manifests"}"',
         "drop_settle_s = 0.5",
@@ -196,6 +204,7 @@ def run_demo(config_path: str, stations: int, http_bind: str, workdir: str) -> N
         site = load_config(site_file)
         cfg = str(site_file)
         flight = load_flight(demo, site, cfg)
+        operator_token()
         demo.spawn("gateway", "dockscan", "gateway", "run", "-c", cfg, "--ui")
         start_stations(demo, site, cfg, flight)
         _print_banner(site, http_bind, work, flight)
@@ -257,6 +266,8 @@ def _print_banner(site: SiteConfig, http_bind: str, work: Path, flight: DemoFlig
     print(
         f"\ndockscan demo is running ({len(site.stations)} stations, site {sid}).\n"
         f"  Status board:    http://{http_bind}/\n"
+        f"  Clearing desk:   http://{http_bind}/clearing (log in with the operator token"
+        f" {operator_token()})\n"
         f"  Stations API:    http://{http_bind}/api/stations\n"
         f"  Station screens: {screens}\n"
         + (f"  Camera streams:  {', '.join(cameras)}\n" if cameras else "")

@@ -4,7 +4,9 @@ Each station presents its own run of S10 parcels first (then random ones, which 
 lists). Most of a run is on the flight's manifest; every tenth parcel is not (UNEXPECTED), a
 few are declared 1.4 kg off their weight (WEIGHT_OVER / WEIGHT_UNDER), a few have no declared
 weight, one parcel of the first station comes round again at the second (DUPLICATE), some lines
-never arrive (missing at close-out), and two parcels are on customs hold.
+never arrive (missing at close-out), and two parcels are on customs hold. Each station's second
+parcel has a label nobody can read: a no-read for the clearing desk (with pictures at the
+camera station), whose code the clerk can key.
 """
 
 import csv
@@ -18,6 +20,7 @@ from dockscan.codes import s10_with_check
 FLIGHT = "DS642"
 PER_STATION = 40
 NEVER_ARRIVE = 8
+UNREAD = 1  # the position in each station's run of the parcel whose label cannot be read
 HEADER = ("tracking_id", "declared_kg", "hawb", "bag", "declared_value", "currency", "country",
           "description")  # fmt: skip
 GOODS = ("phone case", "USB-C cable", "t-shirt", "earphones", "LED strip", "toy figure",
@@ -50,9 +53,11 @@ class DemoFlight:
         return part.replace(folder / self.file_name)
 
     def write_parcels(self, folder: Path, station: str) -> Path:
-        """Write a station's parcel script (`code,kg` lines) for `dockscan sim station`."""
+        """Write a station's parcel script (`code,kg[,unread]` lines) for `dockscan sim station`."""
         path = folder / f"parcels-{station}.csv"
-        path.write_text("".join(f"{code},{kg:.3f}\n" for code, kg in self.parcels[station]))
+        lines = [f"{code},{kg:.3f}{',unread' if i == UNREAD else ''}\n"
+                 for i, (code, kg) in enumerate(self.parcels[station])]  # fmt: skip
+        path.write_text("".join(lines))
         return path
 
 

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 from dockscan.config import load_config
-from dockscan.demo import Demo, demo_site_toml, start_stations
+from dockscan.demo import Demo, demo_site_toml, operator_token, start_stations
 from dockscan.errors import DockscanError
 from dockscan.localsvc.nats import NatsCluster, nats_binary
 from dockscan.localsvc.net import free_port
@@ -73,6 +73,7 @@ def run_scaled_demo(config_path: str, stations: int, http_bind: str, workdir: st
         pg.start()
         pg.admin(f'CREATE DATABASE "{DATABASE}"')
         os.environ[PASSWORD_ENV] = PASSWORD  # the gateways' children read it
+        token = operator_token()
         secret = work / "pg-password"
         secret.write_text(PASSWORD + "\n")
         secret.chmod(0o600)
@@ -99,6 +100,7 @@ def run_scaled_demo(config_path: str, stations: int, http_bind: str, workdir: st
             f"\ndockscan scaled demo is running ({len(site.stations)} stations, site"
             f" {site.site.id}).\n"
             f"  Status boards:   http://{http_bind}/ (gw-1), http://{second_ui}/ (gw-2)\n"
+            f"  Operator token:  {token} (log in to clear no-reads, set holds)\n"
             f"  NATS (MQTT):     {', '.join(cluster.mqtt_urls)}\n"
             f"  PostgreSQL:      {pg.url(DATABASE)} (password in {secret})\n"
             f"  Gateways:        {pids}; `kill -9` one and watch the other take over\n"

@@ -186,7 +186,7 @@ def scanner(
     "--parcels",
     "script_file",
     type=click.Path(exists=True, dir_okay=False),
-    help="Present these parcels first: one `code,kg` line each (then random ones).",
+    help="Present these parcels first: one `code,kg[,unread]` line each (then random ones).",
 )
 def station(
     scale_link: str,

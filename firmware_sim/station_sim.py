@@ -47,21 +47,37 @@ class StationTiming:
     gap_s: float = 0.15  # platform empty before the next parcel
 
 
-def read_script(path: str | Path) -> list[tuple[str, float]]:
-    """Read a parcel script: one `code,kg` line per parcel, presented in order (# comments)."""
+@dataclass(frozen=True)
+class Scripted:
+    """A parcel of a script: its code, its weight, and whether its label can be read."""
+
+    code: str
+    kg: float
+    readable: bool = True
+
+
+def read_script(path: str | Path) -> list[Scripted]:
+    """Read a parcel script: one `code,kg[,unread]` line per parcel, in order (# comments).
+
+    `unread` presents the parcel with a label nobody can read: the scanner types nothing and
+    the camera shows it blank or damaged (a no-read for the clearing desk).
+    """
     script = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        code, _, kg = line.partition(",")
+        code, _, rest = line.partition(",")
+        kg, _, flag = rest.partition(",")
         try:
             weight = float(kg)
         except ValueError:
-            raise ValueError(f"{path}:{n}: want `code,kg`, got {line[:60]!r}") from None
-        if not code or not 0 < weight <= 100:
-            raise ValueError(f"{path}:{n}: want a code and 0 < kg <= 100, got {line[:60]!r}")
-        script.append((code, weight))
+            raise ValueError(f"{path}:{n}: want `code,kg[,unread]`, got {line[:60]!r}") from None
+        if not code or not 0 < weight <= 100 or flag.strip() not in ("", "unread"):
+            raise ValueError(
+                f"{path}:{n}: want a code, 0 < kg <= 100 and maybe `unread`, got {line[:60]!r}"
+            )
+        script.append(Scripted(code, weight, flag.strip() != "unread"))
     return script
 
 
@@ -79,14 +95,14 @@ class SimulatedStation:
         count: int | None = None,
         seed: int | None = None,
         own_devices: bool = False,
-        script: list[tuple[str, float]] | None = None,
+        script: list[Scripted] | None = None,
     ) -> None:
         if scanner is None and camera is None:
             raise ValueError("a station needs a scanner, a camera or both")
         self.scale, self.scanner, self.camera = scale, scanner, camera
         self.timing, self.mix = timing or StationTiming(), mix or StationMix()
         self.count, self.own_devices = count, own_devices
-        self.script = script or []  # (code, kg) parcels presented first, then random ones
+        self.script = script or []  # parcels presented first, then random ones
         self.parcels: list[SimParcel] = []
         self.done = threading.Event()
         self._rng = random.Random(seed)
@@ -168,8 +184,9 @@ class SimulatedStation:
         scanned = rng.random() >= mix.no_read or not weighed  # always scan a no-weight parcel
         kg = round(rng.uniform(*mix.weight_kg), 3) if weighed else None
         if index < len(self.script):
-            text, kg = self.script[index]
-            code, weighed = SimCode(text, "code128", "scripted", True), True
+            line = self.script[index]
+            code, kg, weighed = SimCode(line.code, "code128", "scripted", True), line.kg, True
+            scanned = scanned and line.readable
         start = time.monotonic()
         parcel = SimParcel(index, code, kg, scanned, t_start=start)
         if self.camera is not None:  # the parcel comes into view as it is put down

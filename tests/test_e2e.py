@@ -135,6 +135,10 @@ def test_demo_runs_three_stations_and_stops_cleanly(tmp_path: Path) -> None:
             wait_for(lambda: parcel_count() > first, 30, 0.5, "the parcel count to grow")
             matched = "SELECT count(*) FROM verdicts WHERE match = 'MATCHED'"
             wait_for(lambda: rows(matched)[0][0], 30, 0.5, "a parcel matched on the demo flight")
+            pictured = ("SELECT p.event_id, min(e.received_ms) - p.received_ms FROM parcels p"
+                        " JOIN evidence e ON e.event_id = p.event_id WHERE p.station = 'dock03'"
+                        " AND p.outcome = 'NO_READ' GROUP BY p.event_id")  # fmt: skip
+            unread = wait_for(lambda: rows(pictured), 30, 0.5, "a camera no-read with its picture")
         except TimeoutError:
             pytest.fail((tmp_path / "demo.log").read_text())
         assert sorted(s["id"] for s in online) == ["dock01", "dock02", "dock03"]
@@ -143,6 +147,10 @@ def test_demo_runs_three_stations_and_stops_cleanly(tmp_path: Path) -> None:
                       " ON l.manifest_id = m.id GROUP BY m.id")  # fmt: skip
         assert flight == [(f"flight:DS642/{day}", 116)]
         assert (tmp_path / "work" / "manifests" / "done" / f"flight_DS642_{day}.csv").exists()
+        event_id, late_ms = unread[0]
+        assert late_ms < 10_000, "the picture reached the gateway within seconds"
+        desk = get_text(f"http://127.0.0.1:{http}/clearing?at={event_id}")
+        assert f'data-event-id="{event_id}"' in desk and f"/evidence/{event_id}/0.jpg" in desk
     finally:
         demo.send_signal(signal.SIGINT)
         rc = demo.wait(60)
@@ -150,4 +158,5 @@ def test_demo_runs_three_stations_and_stops_cleanly(tmp_path: Path) -> None:
     out = (tmp_path / "demo.log").read_text()
     assert rc == 0, out
     assert "Stopped." in out
+    assert f"http://127.0.0.1:{http}/clearing (log in with the operator token" in out
     assert "exited with" not in out, out

@@ -128,7 +128,7 @@ def test_stop_without_count_is_prompt(tmp_path: Path) -> None:
 
 def test_scripted_parcels_come_first_then_random_ones(tmp_path: Path) -> None:
     script = tmp_path / "parcels.csv"
-    script.write_text("# demo flight\nLX400000005CN,1.250\n\nLX400000019CN,3.5\n")
+    script.write_text("# demo flight\nLX400000005CN,1.250\n\nLX400000019CN,3.5,unread\n")
     station = SimulatedStation.on_links(
         tmp_path / "a", tmp_path / "b", seed=3, count=3, script=read_script(script),
         timing=StationTiming(interval=(0.3, 0.3), scan_after_s=0.05, gap_s=0.1),
@@ -141,6 +141,7 @@ def test_scripted_parcels_come_first_then_random_ones(tmp_path: Path) -> None:
     truth = station.truth()
     assert [(p.code.text, p.kg) for p in truth[:2]] == [("LX400000005CN", 1.25),
                                                         ("LX400000019CN", 3.5)]  # fmt: skip
+    assert not truth[1].scanned  # its label cannot be read
     assert truth[2].code.text not in ("LX400000005CN", "LX400000019CN")
 
 
@@ -150,7 +151,7 @@ def test_sim_station_refuses_a_bad_parcel_script(tmp_path: Path) -> None:
     args = ["station", "--scale-link", str(tmp_path / "s"), "--scanner-link", str(tmp_path / "c")]
     result = CliRunner().invoke(sim_group, [*args, "--parcels", str(script)])
     assert result.exit_code == 2
-    assert "parcels.csv:2: want `code,kg`, got 'LX400000019CN,heavy'" in result.output
+    assert "parcels.csv:2: want `code,kg[,unread]`, got 'LX400000019CN,heavy'" in result.output
 
 
 @pytest.mark.parametrize("command", ["scale", "scanner", "station"])
