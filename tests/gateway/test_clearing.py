@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 
 from dockscan.correction_events import Correction
 from gateway.clearing.queue import shift_at
+from gateway.export import export
 from gateway.manifests import closeout
 from gateway.retention import purge_by_age
 from gateway.store import open_db
@@ -259,3 +260,21 @@ def test_shifts_follow_the_site_clock_across_midnight_and_summer_time() -> None:
     day = shift_at(int(datetime(2026, 12, 6, 13, 59, tzinfo=UTC).timestamp() * 1000), zone,
                    starts)  # fmt: skip
     assert day.label == "2026-12-06 14:00"
+
+
+def test_the_parcel_export_carries_the_correction_in_force(
+    site: ClearingSite, client: FlaskClient
+) -> None:
+    assert correct(client, site.ids["multi"], code=s10(2), actor="ann").status_code == 201
+    conn = db(site)
+    out = io.StringIO()
+    try:
+        assert export(conn, out, "csv", 0, 2**62) == len(site.ids)
+    finally:
+        conn.close()
+    table = {r["event_id"]: r for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    fixed = table[site.ids["multi"]]
+    assert (fixed["correction"], fixed["corrected_code"], fixed["corrected_tracking_id"],
+            fixed["corrected_by"]) == ("keyed", s10(2), s10(2), "ann")  # fmt: skip
+    assert fixed["outcome"] == "MULTI_READ" and fixed["corrected_at"].endswith("Z")
+    assert table[site.ids["no_read"]]["correction"] == ""
