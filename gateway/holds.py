@@ -7,9 +7,10 @@ list's version. A change that leaves the state as it was (the same reason and no
 release of an id not held, from MQTT) writes nothing. An MQTT request is also known by its
 sender, action, id and own time (kept as the change's time): one already in the history is
 skipped, so a redelivered request, or one every gateway of the site received, writes nothing
-even after later changes. On PostgreSQL every change takes one advisory lock first: gateways
-applying the same request at once take turns, and history ids commit in order, so the version
-only grows.
+even after later changes; one older than the id's last change is skipped as stale (a repeat
+that changed nothing left no row to recognise it by). On PostgreSQL every change takes one
+advisory lock first: gateways applying the same request at once take turns, and history ids
+commit in order, so the version only grows.
 """
 
 import re
@@ -164,6 +165,21 @@ def applied(conn: Any, c: Change) -> bool:
     return row is not None
 
 
+def stale(conn: Any, c: Change) -> bool:
+    """Return whether an MQTT request is older than the id's last change (a late redelivery).
+
+    A request that changed nothing leaves no history row, so the exact-repeat check alone would
+    let it undo a later release when some gateway gets it again afterwards.
+    """
+    if c.at_ms is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM hold_history WHERE tracking_id = ? AND at_ms > ? LIMIT 1",
+        (c.tracking_id, c.at_ms),
+    ).fetchone()
+    return row is not None
+
+
 def apply(conn: Any, c: Change, now: int, strict: bool = True) -> Outcome:
     """Apply one change inside the caller's transaction (after lock()).
 
@@ -174,7 +190,7 @@ def apply(conn: Any, c: Change, now: int, strict: bool = True) -> Outcome:
         "SELECT reason, note FROM holds WHERE tracking_id = ?", (c.tracking_id,)
     ).fetchone()
     previous = row[0] if row else None
-    if applied(conn, c):
+    if applied(conn, c) or stale(conn, c):
         return Outcome(c, False, at, previous)
     if c.action == "release":
         if row is None:

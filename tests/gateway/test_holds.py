@@ -103,6 +103,21 @@ def test_set_release_history_and_mqtt_replays(store_target: str) -> None:
         conn.close()
 
 
+def test_a_late_redelivery_cannot_undo_a_later_release(store_target: str) -> None:
+    conn = open_db(store_target)
+    t1, t2, t3 = (datetime(2026, 12, 1, 9, m, tzinfo=UTC) for m in (0, 1, 2))
+    first, repeat = (from_request(request("set", S10, t), CODES) for t in (t1, t2))
+    release = from_request(request("release", S10, t3, None), CODES)
+    try:
+        for step, changed in ((first, True), (repeat, False), (release, True), (repeat, False)):
+            with transaction(conn):  # the last: a gateway that got the repeat late
+                assert [o.changed for o in apply_all(conn, [step], 9000)] == [changed]  # type: ignore[union-attr]
+        assert current_holds(conn) == []
+        assert [h["action"] for h in hold_history(conn, S10)] == ["release", "set"]
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def client(web_site: WebSite) -> FlaskClient:
     """A test client with a viewer and an operator token."""
