@@ -96,6 +96,24 @@ def test_hub_topics_reach_only_whom_they_are_for(secure: SecureBroker) -> None:
         c.close()
 
 
+def test_a_station_sends_evidence_only_as_itself_and_the_gateway_corrections(
+    secure: SecureBroker,
+) -> None:
+    a, gw, integ = secure.client("dockA"), secure.client("gw-1"), secure.client("integrator")
+    assert a.connect() and gw.connect() and integ.connect()
+    event = "01a24a0d-7c43-7000-b176-ccc60d968cb3"
+    gw.subscribe(f"{BASE}/+/evidence/+/+")
+    integ.subscribe(f"{BASE}/+/correction")
+    a.publish(f"{BASE}/dockA/evidence/{event}/0", b"\xff\xd8\xff")
+    a.publish(f"{BASE}/dockB/evidence/{event}/0", b"\xff\xd8\xff")  # refused: not itself
+    gw.publish(f"{BASE}/dockA/correction", b"{}")
+    a.publish(f"{BASE}/dockA/correction", b"{}")  # refused: only the gateway corrects
+    assert [m.topic for m in gw.received(1.0)] == [f"{BASE}/dockA/evidence/{event}/0"]
+    assert [m.topic for m in integ.received(0.3)] == [f"{BASE}/dockA/correction"]
+    for c in (a, gw, integ):
+        c.close()
+
+
 def test_tls_listener_needs_tls_and_the_site_ca(secure: SecureBroker) -> None:
     tls = secure.client("dockA", tls=True)
     assert tls.connect()
