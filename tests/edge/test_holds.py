@@ -100,6 +100,7 @@ def test_stale_and_repeated_versions_are_ignored(book_path: Path) -> None:
             }
         ).encode(),
     ],
+    ids=["cleared", "not-json", "schema-2", "other-site", "bad-tracking-id"],
 )
 def test_an_invalid_list_is_counted_and_changes_nothing(book_path: Path, payload: bytes) -> None:
     book = new_book(book_path)
