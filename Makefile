@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
+# The suite mostly waits on brokers, processes and browsers: three workers share 2 cores well.
+PYTEST_WORKERS ?= 3
 
 .PHONY: install install-test demo test lint bench soak system-deps schema clean
 
@@ -30,7 +32,7 @@ lint: install-test
 	$(VENV)/bin/ruff format --check .
 
 test: install-test system-deps lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 schema: install
 	$(VENV)/bin/dockscan schema
