@@ -187,8 +187,12 @@ class CameraScene:
         """Apply blur, uneven light, sensor noise and (unless `jpeg` is False) JPEG artefacts."""
         if parcel.blur:
             image = cv2.GaussianBlur(image, (0, 0), parcel.blur)
-        if parcel.motion_px >= 1.5:
-            image = motion_blur(image, parcel.motion_px)
+        if parcel.motion_px:
+            # the belt's speed and the exposure wobble: each frame's streak varies around the
+            # parcel's own
+            wobble = np.random.default_rng((self.seed, index)).uniform(0.6, 1.4)
+            if parcel.motion_px * wobble >= 1.5:
+                image = motion_blur(image, parcel.motion_px * wobble)
         gain = cv2.convertScaleAbs(self._shade, alpha=-parcel.light * 2.0 * 128, beta=1.15 * 128)
         image = cv2.multiply(image, cv2.merge([gain, gain, gain]), scale=1 / 128)
         noise = self._noise[index % len(self._noise)]  # sigma 16, scaled to the parcel's level

@@ -9,7 +9,15 @@ import numpy as np
 
 from dockscan.config import CameraConfig
 from edge.vision.backends import BARS, Backend, Code, build_backends
-from edge.vision.effort import Votes, attempts, light_ends, one_linear, tall
+from edge.vision.effort import (
+    WEAKLY_CHECKED,
+    Votes,
+    attempts,
+    light_ends,
+    one_linear,
+    sharpened,
+    tall,
+)
 from edge.vision.localise import Region, derotate, find_linear_regions, map_points
 
 logger = logging.getLogger(__name__)
@@ -157,9 +165,15 @@ class Decoder:
     def _read_quick(self, gray: np.ndarray, region: Region) -> list[Code]:
         """Read one bar region cut out upright, in one attempt."""
         crop, to_image = derotate(gray, region)
-        return [
-            _to_image(c, to_image) for c in self._read_chain(crop, bars_only=True, upright=True)
-        ]
+        hits = self._read_chain(crop, bars_only=True, upright=True)
+        if not hits:
+            sharp = sharpened(crop, 2.0)
+            hits = [
+                c
+                for c in self._read_chain(sharp, bars_only=True, upright=True)
+                if c.symbology not in WEAKLY_CHECKED or tall(c, MIN_SPAN)
+            ]
+        return [_to_image(c, to_image) for c in hits]
 
     def _read_region(self, gray: np.ndarray, region: Region) -> list[Code]:
         """Read one bar region upright, then harder: sharpened, other binarizers, wider crop."""
