@@ -180,11 +180,14 @@ class Decoder:
         votes = Votes(self.settings.confirm_weak)
         for margin in (0.15, WIDE_MARGIN):
             crop, to_image = derotate(gray, region, margin=margin, zoom=CROP_ZOOM)
-            tries = [(crop, 1.0, False)]
+            plain, _ = derotate(gray, region, margin=margin)  # as the quick path cuts it
+            tries = [(crop, 1.0, False), (plain, crop.shape[1] / plain.shape[1], False)]
             tries += attempts(crop, max(crop.shape) <= self.settings.close_up_px, CROP_SHARPEN)
             painted = light_ends(crop)
             if painted is not None:
                 tries.append((painted, 1.0, False))
+            # other sharpening strengths: a second look that agrees confirms an unsure read
+            tries += [(sharpened(crop, sigma), 1.0, False) for sigma in (2.0, 6.0)]
             for image, back, global_threshold in tries:
                 for backend in self.backends:
                     hits = backend.read(
@@ -193,7 +196,7 @@ class Decoder:
                     if hits:
                         break
                 hits = one_linear(hits)
-                sure = {id(c) for c in hits if image is crop or tall(c, MIN_SPAN)}
+                sure = {id(c) for c in hits if image is crop or image is plain or tall(c, MIN_SPAN)}
                 confirmed = votes.add(hits, sure)
                 if confirmed:
                     return [_to_image(_scaled(c, back), to_image) for c in confirmed]

@@ -88,11 +88,11 @@ def one_linear(hits: list[Code]) -> list[Code]:
 def tall(code: Code, min_span: float) -> bool:
     """Return whether an upright 1D read covers rows at least `min_span` of its width."""
     q = code.position
-    width = ((q[1][0] - q[0][0]) + (q[2][0] - q[3][0])) / 2
+    width = (abs(q[1][0] - q[0][0]) + abs(q[2][0] - q[3][0])) / 2  # a read may run right to left
     return _row_span(code) >= min_span * max(width, 1.0)
 
 
 def _row_span(code: Code) -> float:
     """Return how many pixel rows of an upright crop a 1D read covers."""
     q = code.position
-    return ((q[3][1] - q[0][1]) + (q[2][1] - q[1][1])) / 2
+    return (abs(q[3][1] - q[0][1]) + abs(q[2][1] - q[1][1])) / 2

@@ -98,3 +98,10 @@ def test_one_crop_keeps_one_ean_the_one_on_most_rows() -> None:
     noise = _code("0716864816632", "ean13", 30, 31)
     other = _code("RR123456785GB", "code128", 0, 5)
     assert one_linear([noise, wide, other]) == [wide, other]
+
+
+def test_an_upside_down_read_counts_its_rows_too() -> None:
+    flipped = Code("9781558604971", "ean13", ((553, 266), (142, 266), (142, 160), (553, 160)))
+    noise = _code("8782358604971", "ean13", 180, 182)
+    assert one_linear([noise, flipped]) == [flipped]
+    assert Votes().add([flipped], sure=set()) == []
