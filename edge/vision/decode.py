@@ -13,6 +13,7 @@ from edge.vision.effort import (
     WEAKLY_CHECKED,
     Votes,
     attempts,
+    drop_overlaps,
     light_ends,
     one_linear,
     sharpened,
@@ -120,7 +121,7 @@ class Decoder:
             found = self._tilted(gray, found)
         if not found and max(gray.shape) <= self.settings.close_up_px:
             found = self._second_effort(gray)
-        return found
+        return drop_overlaps(found)
 
     def _whole_image(self, gray: np.ndarray) -> list[Code]:
         """Read the whole image, on a copy at most `whole_px` long (crops keep full detail)."""

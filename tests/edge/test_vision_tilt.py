@@ -4,12 +4,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.vision import Code, Decoder
+from edge.vision import Code, Decoder, DecoderSettings
 from edge.vision.effort import Votes, light_ends, one_linear
 from edge.vision.localise import find_linear_regions
+from firmware_sim.camera import CameraScene
 from firmware_sim.labels import LabelCode, render_code
 from tests.data.shipped_photos import photo
 
+CAMERA_SET = ("code128", "gs1-128", "datamatrix", "qrcode", "pdf417")
 EXPECTED = {
     "ean13/ean13-2/12.png": "9780345348036",
     "ean13/ean13-3/32.png": "9780201310054",
@@ -105,3 +107,18 @@ def test_an_upside_down_read_counts_its_rows_too() -> None:
     noise = _code("8782358604971", "ean13", 180, 182)
     assert one_linear([noise, flipped]) == [flipped]
     assert Votes().add([flipped], sure=set()) == []
+
+
+@pytest.mark.parametrize(
+    ("band", "index"), [((2.0, 4.0), 545), ((4.0, 6.0), 367), ((4.0, 6.0), 891)]
+)
+def test_a_blurred_frame_gives_no_second_code_inside_the_real_one(
+    band: tuple[float, float], index: int
+) -> None:
+    scene = CameraScene(seed=11, motion_blur_px=band)
+    shot = scene.frame(index)
+    printed = {c.text for c in scene.parcel_codes(index // scene.period)}
+    decoder = Decoder(DecoderSettings(symbologies=CAMERA_SET))
+    texts = {c.text for c in decoder.decode(shot.image)}
+    assert texts and texts <= printed, f"a read that is not on the label: {texts - printed}"
+    assert scene.parcel_codes(index // scene.period)[0].text in texts, "the id itself is kept"
