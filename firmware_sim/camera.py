@@ -43,6 +43,7 @@ class ParcelFace:
     noise: float
     jpeg: int
     light: float
+    motion_px: float = 0.0  # length of the motion-blur streak along the belt, pixels
 
 
 class CameraScene:
@@ -57,10 +58,12 @@ class CameraScene:
         gap_frames: int = 3,
         max_tilt_deg: float = 40.0,
         module_px: int = 4,
+        motion_blur_px: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self.seed, self.width, self.height = seed, width, height
         self.parcel_frames, self.gap_frames = parcel_frames, gap_frames
         self.max_tilt_deg, self.module_px = max_tilt_deg, module_px
+        self.motion_blur_px = motion_blur_px  # (least, most) streak per parcel; (0, 0) is off
         rng = np.random.default_rng(seed)
         belt = rng.normal(95, 6, (height // 8, width // 8)).astype(np.float32)
         belt = cv2.resize(belt, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -129,6 +132,7 @@ class CameraScene:
             noise=rng.uniform(2.0, 6.0),
             jpeg=rng.randint(70, 92),
             light=rng.uniform(0.3, 0.7),
+            motion_px=rng.uniform(*self.motion_blur_px) if any(self.motion_blur_px) else 0.0,
         )
 
     def frame(self, index: int) -> Shot:
@@ -183,6 +187,12 @@ class CameraScene:
         """Apply blur, uneven light, sensor noise and (unless `jpeg` is False) JPEG artefacts."""
         if parcel.blur:
             image = cv2.GaussianBlur(image, (0, 0), parcel.blur)
+        if parcel.motion_px:
+            # the belt's speed and the exposure wobble: each frame's streak varies around the
+            # parcel's own
+            wobble = np.random.default_rng((self.seed, index)).uniform(0.6, 1.4)
+            if parcel.motion_px * wobble >= 1.5:
+                image = motion_blur(image, parcel.motion_px * wobble)
         gain = cv2.convertScaleAbs(self._shade, alpha=-parcel.light * 2.0 * 128, beta=1.15 * 128)
         image = cv2.multiply(image, cv2.merge([gain, gain, gain]), scale=1 / 128)
         noise = self._noise[index % len(self._noise)]  # sigma 16, scaled to the parcel's level
@@ -191,6 +201,15 @@ class CameraScene:
             return image
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, parcel.jpeg])
         return cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else image
+
+
+def motion_blur(image: np.ndarray, length_px: float) -> np.ndarray:
+    """Smear an image along x (the belt's direction) over `length_px` pixels, as a slow shutter."""
+    size = max(1, int(np.ceil(length_px)))
+    kernel = np.ones((1, size), np.float32)
+    if size > length_px:  # a fractional streak: the last tap weighs the remainder
+        kernel[0, -1] = length_px - (size - 1)
+    return cv2.filter2D(image, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
 
 
 def _truth_line(shot: Shot, name: str) -> str:

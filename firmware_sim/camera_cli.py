@@ -17,6 +17,13 @@ from firmware_sim.serial_cli import run_until_signal
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--size", default="1920x1080", show_default=True, help="Frame size WxH.")
 @click.option("--max-tilt", type=click.FloatRange(0, 90), default=40.0, show_default=True)
+@click.option(
+    "--motion-blur",
+    type=click.FloatRange(0, 200),
+    default=0.0,
+    show_default=True,
+    help="Longest motion-blur streak in pixels; each parcel gets 0 up to this.",
+)
 def camera(
     out: str | None,
     http_port: int | None,
@@ -26,6 +33,7 @@ def camera(
     seed: int,
     size: str,
     max_tilt: float,
+    motion_blur: float,
 ) -> None:
     """Render labelled parcels crossing a belt as a camera sees them, with ground truth.
 
@@ -41,7 +49,14 @@ def camera(
     except ValueError:
         raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
     module_px = max(2, round(4 * height / 1080))  # labels keep their size relative to the frame
-    scene = CameraScene(seed, width, height, max_tilt_deg=max_tilt, module_px=module_px)
+    scene = CameraScene(
+        seed,
+        width,
+        height,
+        max_tilt_deg=max_tilt,
+        module_px=module_px,
+        motion_blur_px=(0.0, motion_blur),
+    )
     if http_port is not None:
         try:
             server = MjpegServer(scene, http_port, fps=fps, host=host).start()

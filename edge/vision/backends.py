@@ -53,9 +53,13 @@ class Backend(Protocol):
     name: str
 
     def read(
-        self, gray: np.ndarray, bars_only: bool = False, global_threshold: bool = False
+        self,
+        gray: np.ndarray,
+        bars_only: bool = False,
+        global_threshold: bool = False,
+        upright: bool = False,
     ) -> list[Code]:
-        """Return every code found in the image, positions in image pixels."""
+        """Return every code found in the image (upright: bars known to stand vertical)."""
 
 
 def _linear_name(fmt_name: str, text: str, symbology_id: str) -> str:
@@ -116,9 +120,17 @@ class ZxingBackend:
         self.bar_passes = [(_formats(bars), True)] if bars else []
 
     def read(
-        self, gray: np.ndarray, bars_only: bool = False, global_threshold: bool = False
+        self,
+        gray: np.ndarray,
+        bars_only: bool = False,
+        global_threshold: bool = False,
+        upright: bool = False,
     ) -> list[Code]:
-        """Decode every code in a grayscale image (optionally with a global-histogram threshold)."""
+        """Decode every code in a grayscale image (optionally with a global-histogram threshold).
+
+        upright: the image is a de-rotated crop with its bars vertical, so no 90° scan (a code
+        read across the bars' length there is clutter, such as streaks, not a label).
+        """
         binarizer = zxingcpp.Binarizer.GlobalHistogram if global_threshold else _LOCAL
         found = []
         for formats, try_rotate in self.bar_passes if bars_only else self.passes:
@@ -126,7 +138,7 @@ class ZxingBackend:
                 gray,
                 formats=formats,
                 text_mode=zxingcpp.TextMode.Plain,
-                try_rotate=try_rotate,
+                try_rotate=try_rotate and not upright,
                 binarizer=binarizer,
             )
         out = []
@@ -172,9 +184,13 @@ class PyzbarBackend:
         self.linear_symbols = [s for s in self.symbols if s.name != "QRCODE"]
 
     def read(
-        self, gray: np.ndarray, bars_only: bool = False, global_threshold: bool = False
+        self,
+        gray: np.ndarray,
+        bars_only: bool = False,
+        global_threshold: bool = False,
+        upright: bool = False,
     ) -> list[Code]:
-        """Decode every code in a grayscale image (ZBar has one binarizer: flag ignored)."""
+        """Decode every code in a grayscale image (ZBar has one binarizer; flags ignored)."""
         symbols = self.linear_symbols if bars_only else self.symbols
         if not symbols:
             return []

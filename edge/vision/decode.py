@@ -9,10 +9,24 @@ import numpy as np
 
 from dockscan.config import CameraConfig
 from edge.vision.backends import BARS, Backend, Code, build_backends
+from edge.vision.effort import (
+    WEAKLY_CHECKED,
+    Votes,
+    attempts,
+    drop_overlaps,
+    light_ends,
+    one_linear,
+    sharpened,
+    tall,
+)
 from edge.vision.localise import Region, derotate, find_linear_regions, map_points
 
 logger = logging.getLogger(__name__)
 
+CROP_ZOOM = 2.0  # close-up crops are cut out at twice the size (cubic): thin bars survive
+CROP_SHARPEN = 4.0  # unsharp-mask sigma for the first harder attempt on a close-up crop
+WIDE_MARGIN = 0.6  # the second crop of a region reaches this far past its ends (split blobs)
+MIN_SPAN = 0.05  # an enhanced 1D read covering fewer rows than this share of its width is unsure
 ALL_SYMBOLOGIES = ("code128", "gs1-128", "ean13", "itf14", "itf", "code39", "qrcode")
 ALL_SYMBOLOGIES += ("datamatrix", "pdf417")
 
@@ -28,7 +42,9 @@ class DecoderSettings:
     downscale: float = 1.0
     max_regions: int = 4
     turn_whole_image: bool = True  # when a tilted bar region stays unread, turn the image upright
-    close_up_px: int = 800  # images this small get a second, slower pass when nothing was read
+    close_up_px: int = 800  # images this small get slower, harder attempts where nothing reads
+    whole_px: int = 960  # the whole-image pass runs on a copy this long; crops keep full detail
+    confirm_weak: bool = True  # an EAN/ITF/Code 39 from an enhanced crop needs a second look
 
 
 class Decoder:
@@ -43,7 +59,6 @@ class Decoder:
             self.settings.symbologies,
             try_rotate=not (self.settings.tilt and self.has_bars),
         )
-        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
     @classmethod
     def from_camera(cls, cfg: CameraConfig) -> "Decoder":
@@ -101,16 +116,24 @@ class Decoder:
 
     def _decode_gray(self, gray: np.ndarray) -> list[Code]:
         """Run the backend chain on the whole image, then on de-rotated label crops."""
-        found: list[Code] = []
-        for backend in self.backends:
-            found = _merge(found, backend.read(gray))
-            if found:
-                break
+        found = self._whole_image(gray)
         if self.settings.tilt and self.has_bars:
             found = self._tilted(gray, found)
         if not found and max(gray.shape) <= self.settings.close_up_px:
             found = self._second_effort(gray)
-        return found
+        return drop_overlaps(found)
+
+    def _whole_image(self, gray: np.ndarray) -> list[Code]:
+        """Read the whole image, on a copy at most `whole_px` long (crops keep full detail)."""
+        scale = min(1.0, self.settings.whole_px / max(gray.shape))
+        small = gray
+        if scale < 1.0:
+            small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        for backend in self.backends:
+            hits = backend.read(small)
+            if hits:
+                return hits if scale == 1.0 else [_scaled(c, 1.0 / scale) for c in hits]
+        return []
 
     def _tilted(self, gray: np.ndarray, found: list[Code]) -> list[Code]:
         """Decode de-rotated crops of bar-like regions that no code read so far covers."""
@@ -118,9 +141,10 @@ class Decoder:
         for region in find_linear_regions(gray, self.settings.max_regions):
             if any(c.symbology in BARS and region.contains(*c.centre()) for c in found):
                 continue
-            crop, to_image = derotate(gray, region)
-            hits = self._read_chain(crop, bars_only=True)
-            found = _merge(found, [_to_image(c, to_image) for c in hits])
+            # harder attempts only in a close-up where nothing was read yet
+            hard = not found and max(gray.shape) <= self.settings.close_up_px
+            hits = self._read_region(gray, region) if hard else self._read_quick(gray, region)
+            found = _merge(found, hits)
             if not hits:
                 missed.append(region)
         turned = [r for r in missed if abs(r.angle_deg) > 3.0]  # bars not upright
@@ -135,35 +159,74 @@ class Decoder:
             side = float(np.hypot(h, w))
             whole = Region(w / 2, h / 2, side, side, turned[0].angle_deg, 0.0)
             upright, to_image = derotate(gray, whole, margin=0.0, max_len=1200)
-            hits = self._read_chain(upright, bars_only=True)
+            hits = self._read_chain(upright, bars_only=True, upright=True)
             found = _merge(found, [_to_image(c, to_image) for c in hits])
         return found
 
-    def _read_chain(self, image: np.ndarray, bars_only: bool = False) -> list[Code]:
+    def _read_quick(self, gray: np.ndarray, region: Region) -> list[Code]:
+        """Read one bar region cut out upright, in one attempt."""
+        crop, to_image = derotate(gray, region)
+        hits = self._read_chain(crop, bars_only=True, upright=True)
+        if not hits:
+            sharp = sharpened(crop, 2.0)
+            hits = [
+                c
+                for c in self._read_chain(sharp, bars_only=True, upright=True)
+                if c.symbology not in WEAKLY_CHECKED or tall(c, MIN_SPAN)
+            ]
+        return [_to_image(c, to_image) for c in hits]
+
+    def _read_region(self, gray: np.ndarray, region: Region) -> list[Code]:
+        """Read one bar region upright, then harder: sharpened, other binarizers, wider crop."""
+        votes = Votes(self.settings.confirm_weak)
+        for margin in (0.15, WIDE_MARGIN):
+            crop, to_image = derotate(gray, region, margin=margin, zoom=CROP_ZOOM)
+            plain, _ = derotate(gray, region, margin=margin)  # as the quick path cuts it
+            tries = [(crop, 1.0, False), (plain, crop.shape[1] / plain.shape[1], False)]
+            tries += attempts(crop, max(crop.shape) <= self.settings.close_up_px, CROP_SHARPEN)
+            painted = light_ends(crop)
+            if painted is not None:
+                tries.append((painted, 1.0, False))
+            # other sharpening strengths: a second look that agrees confirms an unsure read
+            tries += [(sharpened(crop, sigma), 1.0, False) for sigma in (2.0, 6.0)]
+            for image, back, global_threshold in tries:
+                for backend in self.backends:
+                    hits = backend.read(
+                        image, bars_only=True, global_threshold=global_threshold, upright=True
+                    )
+                    if hits:
+                        break
+                hits = one_linear(hits)
+                sure = {id(c) for c in hits if image is crop or image is plain or tall(c, MIN_SPAN)}
+                confirmed = votes.add(hits, sure)
+                if confirmed:
+                    return [_to_image(_scaled(c, back), to_image) for c in confirmed]
+        return []
+
+    def _read_chain(
+        self, image: np.ndarray, bars_only: bool = False, upright: bool = False
+    ) -> list[Code]:
         """Return the first backend's codes that finds any."""
         for backend in self.backends:
-            hits = backend.read(image, bars_only=bars_only)
+            hits = backend.read(image, bars_only=bars_only, upright=upright)
             if hits:
                 return hits
         return []
 
     def _second_effort(self, gray: np.ndarray) -> list[Code]:
         """Retry a small image: global threshold, local contrast, 2x upscale, sharpened upscale."""
-        up = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-        sharp = cv2.addWeighted(up, 2.0, cv2.GaussianBlur(up, (0, 0), 4), -1.0, 0)
-        attempts = ((gray, True), (self._clahe.apply(gray), False), (up, True), (sharp, False))
-        for image, global_threshold in attempts:
+        for image, back, global_threshold in attempts(gray, upscale=True):
             for backend in self.backends:
                 hits = backend.read(image, global_threshold=global_threshold)
                 if hits:
-                    if image is up or image is sharp:
-                        return [_scaled(c, 0.5) for c in hits]
-                    return hits
+                    return [_scaled(c, back) for c in hits]
         return []
 
 
 def _scaled(code: Code, factor: float) -> Code:
     """Scale a code's corner points."""
+    if factor == 1.0:
+        return code
     quad = tuple((int(x * factor), int(y * factor)) for x, y in code.position)
     return Code(code.text, code.symbology, quad, code.backend)  # type: ignore[arg-type]
 

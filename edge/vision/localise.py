@@ -30,7 +30,11 @@ class Region:
 
 
 def find_linear_regions(
-    gray: np.ndarray, max_regions: int = 4, work_px: int = 640, window: int = 0
+    gray: np.ndarray,
+    max_regions: int = 4,
+    work_px: int = 640,
+    window: int = 0,
+    max_one_sided: float = 0.5,
 ) -> list[Region]:
     """Return up to `max_regions` bar-like regions, strongest first, in `gray` pixel units."""
     h, w = gray.shape[:2]
@@ -51,8 +55,14 @@ def find_linear_regions(
     aniso = cv2.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)
     coherence = aniso / (energy + 1e-3)
     strength = cv2.sqrt(aniso)
-    level = max(20.0, 0.3 * float(np.percentile(strength[::3, ::3], 99.5)))
-    mask = ((coherence > 0.55) & (strength > level)).astype(np.uint8)
+    bars = (coherence > 0.55) & (_one_sidedness(gx, gy, k) < max_one_sided)
+    level = max(
+        20.0,
+        0.3 * float(np.percentile(strength[::3, ::3][bars[::3, ::3]], 99.5))
+        if bars[::3, ::3].any()
+        else 20.0,
+    )
+    mask = (bars & (strength > level)).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     regions = []
@@ -70,6 +80,15 @@ def find_linear_regions(
         Region(r.cx * inv, r.cy * inv, r.length * inv, r.height * inv, r.angle_deg, r.score)
         for r in regions[:max_regions]
     ]
+
+
+def _one_sidedness(gx: np.ndarray, gy: np.ndarray, k: int) -> np.ndarray:
+    """Return |sum of gradients| / sum of |gradients| per window: 1 for a lone edge, ~0 for bars."""
+    sx = cv2.boxFilter(gx, -1, (k, k))
+    sy = cv2.boxFilter(gy, -1, (k, k))
+    ax = cv2.boxFilter(cv2.absdiff(gx, 0), -1, (k, k))
+    ay = cv2.boxFilter(cv2.absdiff(gy, 0), -1, (k, k))
+    return (cv2.absdiff(sx, 0) + cv2.absdiff(sy, 0)) / (ax + ay + 1e-3)
 
 
 def _region_of(
@@ -103,12 +122,16 @@ def _region_of(
 
 
 def derotate(
-    gray: np.ndarray, region: Region, margin: float = 0.15, max_len: int = 1600
+    gray: np.ndarray,
+    region: Region,
+    margin: float = 0.15,
+    max_len: int = 1600,
+    zoom: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the region out with its bars vertical; return the crop and the crop→image affine."""
+    """Cut the region out with its bars vertical (scaled by zoom, at most max_len long)."""
     length = region.length * (1 + 2 * margin) + 20
     height = region.height * (1 + margin) + 10
-    zoom = min(1.0, max_len / length)
+    zoom = min(zoom, max_len / length)
     out_w, out_h = max(16, int(length * zoom)), max(16, int(height * zoom))
     a = math.radians(region.angle_deg)
     cos_a, sin_a = math.cos(a) / zoom, math.sin(a) / zoom
@@ -124,7 +147,7 @@ def derotate(
         gray,
         to_image,
         (out_w, out_h),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        flags=(cv2.INTER_CUBIC if zoom > 1.0 else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
     return crop, to_image

@@ -237,3 +237,32 @@ def test_factory_builds_a_camera_device(tmp_path: Path) -> None:
     assert isinstance(device, CameraDevice) and (device.id, device.kind) == ("cam1", "camera")
     assert device.command("zero", {}) == (False, "camera has no command 'zero'")
     assert device.evidence(time.monotonic()) == [], "no frames yet, nothing saved"
+
+
+def test_blurred_passes_read_each_parcel_and_never_a_false_code(tmp_path: Path, run_camera) -> None:
+    scene = CameraScene(
+        seed=1,
+        width=960,
+        height=540,
+        module_px=2,
+        parcel_frames=6,
+        gap_frames=2,
+        motion_blur_px=(3.0, 4.0),
+    )
+    frames = 3 * scene.period
+    ids = {(scene.parcel_codes(n)[0].text, scene.parcel_codes(n)[0].symbology) for n in range(3)}
+    decoder = CameraDevice(
+        CameraConfig(kind="camera", id="cam1", source="0", symbologies=CAMERA_SET), Recorder()
+    ).decoder
+    shots = [scene.frame(i) for i in range(frames)]
+    missed = [
+        s
+        for s in shots
+        if s.truth and not {t.text for t in s.truth} <= {c.text for c in decoder.decode(s.image)}
+    ]
+    assert missed, "the smear defeats some single frames"
+    write_folder(scene, tmp_path / "blurred", frames)
+    _device, rec = run_camera(str(tmp_path / "blurred"), fps=10.0)
+    wait_for(lambda: ids <= rec.reads(), timeout=30, what="every parcel's id read in some frame")
+    wait_for(lambda: rec.saw("disconnected", "end of stream"), what="end of folder")
+    assert rec.reads() <= rendered(scene, frames), "no partial or merged read: only printed codes"

@@ -96,3 +96,15 @@ def test_camera_settings_from_config(tmp_path: Path) -> None:
 def test_help_has_an_example() -> None:
     result = CliRunner().invoke(cli, ["decode", "--help"])
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_photo_turned_45_on_a_black_canvas_reads_through_the_cli(tmp_path: Path) -> None:
+    gray = cv2.imread(str(photo_path("ean13/ean13-4/12.png")), cv2.IMREAD_GRAYSCALE)
+    h, w = gray.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 45, 1.0)
+    png = tmp_path / "tilted.png"
+    cv2.imwrite(str(png), cv2.warpAffine(gray, turn, (w, h), borderValue=0))
+    result = CliRunner().invoke(cli, ["decode", "--json", str(png)])
+    assert result.exit_code == 0, result.output
+    codes = json.loads(result.output)["codes"]
+    assert [(c["text"], c["symbology"]) for c in codes] == [("9780441014989", "ean13")]

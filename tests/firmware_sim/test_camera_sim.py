@@ -133,3 +133,24 @@ def test_cli_writes_frames_and_rejects_bad_options(tmp_path: Path) -> None:
     bad = runner.invoke(camera, ["--out", str(tmp_path / "g"), "--size", "big"])
     assert bad.exit_code == 2 and "not WxH" in bad.output
     assert "Example:" in runner.invoke(camera, ["--help"]).output
+
+
+def test_motion_blur_is_off_by_default_and_smears_along_the_belt() -> None:
+    scene = CameraScene(seed=9)
+    index = next(
+        i
+        for i in range(3 * scene.period)
+        if any(sid.startswith("]C") for _, sid in read_plain(scene.frame(i).image))
+    )
+    plain = scene.frame(index)
+    same = CameraScene(seed=9, motion_blur_px=(0, 0)).frame(index)
+    assert np.array_equal(same.image, plain.image)
+    blurred = CameraScene(seed=9, motion_blur_px=(12, 12)).frame(index)
+    assert blurred.truth == plain.truth, "blur changes pixels, not what is in view"
+    gray = [cv2.cvtColor(s.image, cv2.COLOR_BGR2GRAY).astype(np.float32) for s in (plain, blurred)]
+    across = [float(np.abs(np.diff(g, axis=1)).mean()) for g in gray]  # along the belt (x)
+    along = [float(np.abs(np.diff(g, axis=0)).mean()) for g in gray]
+    assert across[1] < 0.7 * across[0], "edges across the belt's direction are smeared"
+    assert across[1] / across[0] < along[1] / along[0], "x loses more detail than y"
+    code128 = [t for t, sid in read_plain(blurred.image) if sid.startswith("]C")]
+    assert code128 == [], "three modules of smear defeat a plain Code 128 read"
