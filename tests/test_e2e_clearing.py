@@ -91,7 +91,8 @@ def test_an_unread_parcel_is_cleared_at_the_desk_through_a_gateway_crash(
         expect(page.locator("#current")).to_have_attribute("data-event-id", first)
         picture = page.locator("#evidence img").first
         expect(picture).to_be_visible()
-        assert picture.evaluate("img => img.complete && img.naturalWidth") > 0
+        loaded = "img => img.complete && img.naturalWidth > 0"
+        page.wait_for_function(loaded, arg=picture.element_handle(), timeout=10_000)
         page.screenshot(path=artifact("e2e-clearing.png"), full_page=True)
         key(page, truth[0])
         expect(page.locator("#current")).not_to_have_attribute("data-event-id", first)

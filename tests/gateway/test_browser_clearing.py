@@ -39,7 +39,8 @@ def test_a_clerk_clears_the_queue_without_the_mouse(page: Page, tmp_path: Path) 
         expect(page.locator("#code")).to_be_focused()
         image = page.locator("#evidence img")
         expect(image).to_have_count(1)
-        assert image.evaluate("img => img.complete && img.naturalWidth") == 64
+        page.wait_for_function("img => img.complete && img.naturalWidth === 64",
+                               arg=image.element_handle(), timeout=10_000)  # fmt: skip
         expect(page.locator("#evidence .image-missing")).to_have_count(1)
         page.screenshot(path=artifact("clearing.png"), full_page=True)
 
