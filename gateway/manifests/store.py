@@ -1,9 +1,11 @@
 """The manifest tables: read a manifest, write an import's lines, keep replaced values."""
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.manifests.model import Header, Line, ManifestError
+from gateway.manifests.fastline import Checked
+from gateway.manifests.model import Header, ManifestError
 
 LINE_VALUES = (
     "tracking_raw, tracking_kind, declared_kg, hawb, bag, declared_value, currency, ioss,"
@@ -13,9 +15,10 @@ HISTORY_VALUES = (
     "tracking_raw, declared_kg, hawb, bag, declared_value, currency, ioss, country, hs_code,"
     " description"
 )
+NEW_LINE = " ON CONFLICT (manifest_id, tracking_id) DO NOTHING"  # the id is listed already
 INSERT_LINE_SQL = (
     f"INSERT INTO manifest_lines (manifest_id, tracking_id, line_no, {LINE_VALUES}, import_id,"
-    f" updated_ms) VALUES ({', '.join('?' * 16)})"
+    f" updated_ms) VALUES ({', '.join('?' * 16)}){NEW_LINE}"
 )
 UPDATE_LINE_SQL = (
     "UPDATE manifest_lines SET line_no = ?, tracking_raw = ?, tracking_kind = ?,"
@@ -28,7 +31,7 @@ PG_INSERT_LINE_SQL = (
     f"INSERT INTO manifest_lines (manifest_id, tracking_id, line_no, {LINE_VALUES}, import_id,"
     " updated_ms) SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[],"
     " ?::float8[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
-    " ?::text[], ?::bigint[], ?::bigint[])"
+    f" ?::text[], ?::bigint[], ?::bigint[]){NEW_LINE}"
 )
 PG_SEEN_LINE_SQL = (
     "UPDATE manifest_lines AS m SET line_no = v.line_no, import_id = v.import_id"
@@ -55,6 +58,7 @@ REMOVE_SQL = (
     "UPDATE manifest_lines SET removed_ms = ?"
     " WHERE manifest_id = ? AND import_id <> ? AND removed_ms IS NULL"
 )
+STORED_COLUMNS = f"tracking_id, line_no, import_id, removed_ms, {LINE_VALUES}"
 HEADER_COLUMNS = "id, kind, reference, carrier, flight, flight_date, mawb, uld, bag"
 
 
@@ -65,7 +69,7 @@ class Written:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    duplicates: list[tuple[Line, int]] | None = None  # (line, line number it repeats)
+    duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # line, id, first line
 
 
 def manifest(conn: Any, manifest_id: str) -> Any:
@@ -128,58 +132,79 @@ def finish_import(conn: Any, import_id: int, counts: dict[str, int]) -> None:
     )
 
 
+def has_lines(conn: Any, manifest_id: str) -> bool:
+    """Return whether a manifest holds any line (removed ones too)."""
+    row = conn.execute("SELECT 1 FROM manifest_lines WHERE manifest_id = ? LIMIT 1", (manifest_id,))
+    return row.fetchone() is not None
+
+
 def write_lines(
-    conn: Any, manifest_id: str, import_id: int, lines: list[Line], now: int
+    conn: Any, manifest_id: str, import_id: int, rows: list[Checked], now: int, fresh: bool
 ) -> Written:
     """Insert new lines, update changed ones (keeping the old values), mark unchanged ones seen."""
-    out = Written(duplicates=[])
-    first: dict[str, Line] = {}
-    batch: list[Line] = []
-    for line in lines:
-        if line.tracking_id in first:
-            out.duplicates.append((line, first[line.tracking_id].line_no))  # type: ignore[union-attr]
+    out = Written()  # fresh: the manifest held no line before this import, so every id is new
+    first: dict[str, Checked] = {}
+    for row in rows:
+        if row[0] in first:
+            out.duplicates.append((row[1], row[0], first[row[0]][1]))
         else:
-            first[line.tracking_id] = line
-            batch.append(line)
-    if not batch:
+            first[row[0]] = row
+    batch = list(first.values()) if out.duplicates else rows
+    if fresh:
+        out.inserted = _insert(conn, manifest_id, import_id, batch, now)
+        if out.inserted < len(batch):  # ids an earlier batch of this file listed
+            stored = dict(_stored(conn, manifest_id, first, "tracking_id, line_no"))
+            for row in batch:
+                if stored[row[0]] != row[1]:
+                    out.duplicates.append((row[1], row[0], stored[row[0]]))
         return out
-    select = (
-        f"SELECT tracking_id, line_no, import_id, removed_ms, {LINE_VALUES} FROM manifest_lines"
-    )
-    if conn.dialect == "postgresql":
-        where, params = "tracking_id = ANY(?::text[])", (manifest_id, list(first))
-    else:
-        where, params = f"tracking_id IN ({', '.join('?' * len(first))})", (manifest_id, *first)
-    rows = conn.execute(f"{select} WHERE manifest_id = ? AND {where}", params).fetchall()
-    stored = {r[0]: r for r in rows}
+    stored = {r[0]: r for r in _stored(conn, manifest_id, first, STORED_COLUMNS)}
     inserts, updates, seen, history = [], [], [], []
-    for line in batch:
-        old = stored.get(line.tracking_id)
-        values = line.values()
+    for row in batch:
+        old = stored.get(row[0])
         if old is None:
-            inserts.append((manifest_id, line.tracking_id, line.line_no, *values, import_id, now))
-            out.inserted += 1
+            inserts.append(row)
         elif old[2] == import_id:
-            out.duplicates.append((line, old[1]))  # type: ignore[union-attr]
-        elif tuple(old[4:]) == values and old[3] is None:
-            seen.append((line.line_no, import_id, manifest_id, line.tracking_id))
-            out.unchanged += 1
+            out.duplicates.append((row[1], row[0], old[1]))
+        elif old[3] is None and tuple(old[4:]) == row[2:]:
+            seen.append((row[1], import_id, manifest_id, row[0]))
         else:
-            history.append((import_id, now, "updated", manifest_id, line.tracking_id))
-            updates.append((line.line_no, *values, import_id, now, manifest_id, line.tracking_id))
-            out.updated += 1
-    if conn.dialect == "postgresql":
-        for sql, params in ((PG_INSERT_LINE_SQL, inserts), (PG_SEEN_LINE_SQL, seen)):
-            if params:
-                conn.execute(sql, [list(column) for column in zip(*params, strict=True)])
-        inserts, seen = [], []
-    for sql, params in (
-        (HISTORY_SQL, history), (INSERT_LINE_SQL, inserts), (UPDATE_LINE_SQL, updates),
-        (SEEN_LINE_SQL, seen),
-    ):  # fmt: skip
-        if params:
-            conn.executemany(sql, params)
+            history.append((import_id, now, "updated", manifest_id, row[0]))
+            updates.append((row[1], *row[2:], import_id, now, manifest_id, row[0]))
+    out.inserted = _insert(conn, manifest_id, import_id, inserts, now) if inserts else 0
+    out.updated, out.unchanged = len(updates), len(seen)
+    if history:
+        conn.executemany(HISTORY_SQL, history)
+        conn.executemany(UPDATE_LINE_SQL, updates)
+    if seen and conn.dialect == "postgresql":
+        conn.execute(PG_SEEN_LINE_SQL, [list(column) for column in zip(*seen, strict=True)])
+    elif seen:
+        conn.executemany(SEEN_LINE_SQL, seen)
     return out
+
+
+def _insert(conn: Any, manifest_id: str, import_id: int, rows: list[Checked], now: int) -> int:
+    """Insert lines whose id the manifest does not hold yet; return how many went in."""
+    if not rows:
+        return 0
+    if conn.dialect == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        n = len(rows)
+        params = [[manifest_id] * n, *columns, [import_id] * n, [now] * n]
+        return conn.execute(PG_INSERT_LINE_SQL, params).rowcount
+    params = [(manifest_id, *row, import_id, now) for row in rows]
+    return conn.executemany(INSERT_LINE_SQL, params).rowcount
+
+
+def _stored(conn: Any, manifest_id: str, ids: Iterable[str], columns: str) -> list[Any]:
+    """Return the stored lines of a manifest with these ids: the columns asked for."""
+    select = f"SELECT {columns} FROM manifest_lines"
+    if conn.dialect == "postgresql":
+        where, params = "tracking_id = ANY(?::text[])", (manifest_id, list(ids))
+    else:
+        ids = list(ids)
+        where, params = f"tracking_id IN ({', '.join('?' * len(ids))})", (manifest_id, *ids)
+    return conn.execute(f"{select} WHERE manifest_id = ? AND {where}", params).fetchall()
 
 
 def mark_seen(conn: Any, manifest_id: str, import_id: int, tracking_ids: list[str]) -> None:

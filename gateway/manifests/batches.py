@@ -1,0 +1,84 @@
+"""Read and check a manifest file into batches: the lines to store and the lines rejected."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockscan.codes import CodeClassifier
+from dockscan.config import ManifestsConfig
+from gateway.manifests.fastline import Checked, LineChecker
+from gateway.manifests.model import Invalid
+from gateway.manifests.parsers import Counted, buffered, read_csv, read_jsonl
+
+BATCH_LINES = 2000
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One line not imported: where, which field ('' for the whole line), why."""
+
+    line_no: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line_no}" + (f", {self.field}" if self.field else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Batch:
+    """Up to BATCH_LINES data lines of a file, checked."""
+
+    lines: int = 0
+    rows: list[Checked] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)  # in line order
+    seen: list[str] = field(default_factory=list)  # ids of rejected lines whose id is fine
+
+
+class CheckedFile:
+    """The batches of one file, read and checked in this process; `bytes` once read."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        cfg: ManifestsConfig,
+        classifier: CodeClassifier,
+        max_bytes: int,
+        batch_lines: int = BATCH_LINES,
+    ) -> None:
+        self.path, self.fmt, self.cfg, self.max_bytes = path, fmt, cfg, max_bytes
+        self.checker, self.batch_lines = LineChecker(classifier), batch_lines
+        self.bytes = 0
+
+    def __enter__(self) -> "CheckedFile":
+        """Return self: reading starts with the first batch asked for."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Nothing to stop: the file is closed when iteration ends."""
+
+    def __iter__(self) -> Iterator[Batch]:
+        """Yield the file's batches; raise ManifestError when the file cannot be read at all."""
+        check, known_id = self.checker.check, self.checker.known_id
+        reader = read_jsonl if self.fmt == "jsonl" else read_csv
+        with open(self.path, "rb") as raw:
+            counted = Counted(raw, self.max_bytes)
+            batch = Batch()
+            for line_no, values, problem in reader(buffered(counted), self.cfg):
+                batch.lines += 1
+                if problem is not None:
+                    batch.rejects.append(Reject(line_no, *problem))
+                else:
+                    try:
+                        batch.rows.append(check(line_no, values))
+                    except Invalid as exc:
+                        batch.rejects.append(Reject(line_no, exc.field, exc.reason))
+                        if exc.field != "tracking_id" and (known := known_id(values[0])):
+                            batch.seen.append(known)
+                if batch.lines >= self.batch_lines:
+                    yield batch
+                    batch = Batch()
+            self.bytes = counted.bytes
+        yield batch

@@ -1,0 +1,141 @@
+"""Read and check a large manifest file in a second process while this one stores its lines.
+
+The second process is `python -m gateway.manifests.worker`, started afresh (never forked: the
+gateway runs threads; and not through multiprocessing, which would import the caller's main
+script again). It reads its job from stdin and writes one length-prefixed marshal frame per
+batch to stdout. The pipe's small buffer bounds what waits in it, so a slow writer holds up
+the reader and memory stays flat. The process ignores SIGINT and SIGTERM: a Ctrl-C or a service
+stop reaches the importing process, which decides (and kills this one if it gives up).
+"""
+
+import logging
+import marshal
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from dockscan.codes import CodeClassifier
+from dockscan.config import ManifestsConfig
+from gateway.manifests.batches import BATCH_LINES, Batch, CheckedFile, Reject
+from gateway.manifests.model import ManifestError
+
+logger = logging.getLogger(__name__)
+FRAME = struct.Struct("<I")  # the length of the marshal data that follows
+ROOT = str(Path(__file__).resolve().parents[2])  # where the gateway package lives
+
+
+class WorkerFile:
+    """The batches of one file, read and checked by a second process; `bytes` once read."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        cfg: ManifestsConfig,
+        classifier: CodeClassifier,
+        max_bytes: int,
+        batch_lines: int = BATCH_LINES,
+    ) -> None:
+        self.job = (str(path), fmt, cfg, classifier, max_bytes, batch_lines)
+        self.bytes = 0
+        self.peak_kb = 0  # the second process's peak RSS (VmHWM)
+        self.finished = False
+
+    def __enter__(self) -> "WorkerFile":
+        """Start the second process: it reads ahead while the caller opens its transaction."""
+        path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.manifests.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(pickle.dumps(self.job))
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # it died at once: reading says so
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the second process unless it finished, and wait for it."""
+        if not self.finished and self.process.poll() is None:
+            self.process.kill()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        self.process.wait()
+
+    def __iter__(self) -> Iterator[Batch]:
+        """Yield the batches as the second process sends them."""
+        assert self.process.stdout is not None
+        stream = self.process.stdout
+        while True:
+            head = stream.read(FRAME.size)
+            size = FRAME.unpack(head)[0] if len(head) == FRAME.size else -1
+            data = stream.read(size) if size > 0 else b""
+            if len(data) != size:
+                raise RuntimeError(
+                    f"the manifest check process ended early (exit code {self.process.wait()})"
+                )
+            kind, *body = marshal.loads(data)
+            if kind == "batch":
+                lines, rows, rejects, seen = body
+                yield Batch(lines, rows, [Reject(*r) for r in rejects], seen)
+                continue
+            self.finished = True
+            detail, self.peak_kb = body
+            logger.debug("manifest check process: peak RSS %d kB", self.peak_kb)
+            if kind == "refused":
+                raise ManifestError(detail)
+            if kind == "failed":
+                raise RuntimeError(f"the manifest check process failed: {detail}")
+            self.bytes = detail
+            return
+
+
+def main() -> None:
+    """In the second process: read the job, send each batch, then the byte count or the error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
+    source = CheckedFile(Path(path), fmt, cfg, classifier, max_bytes, batch_lines)
+    try:
+        try:
+            for b in source:
+                rejects = [(r.line_no, r.field, r.reason) for r in b.rejects]
+                _send(out, ("batch", b.lines, b.rows, rejects, b.seen))
+        except ManifestError as exc:
+            _send(out, ("refused", str(exc), _peak_kb()))
+        except Exception as exc:  # a bug: the importing process raises it as such
+            _send(out, ("failed", f"{type(exc).__name__}: {exc}", _peak_kb()))
+        else:
+            _send(out, ("done", source.bytes, _peak_kb()))
+        out.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # the importing process is gone or gave up: nothing left to tell
+
+
+def _send(out: IO[bytes], message: tuple) -> None:
+    """Write one frame."""
+    data = marshal.dumps(message)
+    out.write(FRAME.pack(len(data)))
+    out.write(data)
+
+
+def _peak_kb() -> int:
+    """Return this process's peak RSS in kB (VmHWM of its own address space)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+if __name__ == "__main__":
+    main()
