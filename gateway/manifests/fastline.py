@@ -1,10 +1,11 @@
 """Check a manifest line quickly when it is plainly good; model.parse_line decides the rest.
 
-`LineChecker.fast` takes a line only when every field has its common form (an S10 or SSCC
-id, plain decimal numbers, ASCII codes) and gives exactly the values parse_line would; any doubt
-(a field not ASCII, a lower-case code, a failing check) returns None, and `check` then runs
-parse_line, which decides with the reason and in its own order of checks. A line comes as the
-values of MANIFEST_FIELDS in order, '' for a field the file does not give.
+`LineChecker.fast` matches the whole line, its fields joined by a unit separator, against one
+pattern of the common forms (an S10 or SSCC id, plain decimals, ASCII codes, no stray
+whitespace), then checks digits and ranges; it gives exactly the values parse_line would. Any
+doubt returns None and `check` runs parse_line, which decides with the reason and in its own
+order of checks. A line comes as the values of MANIFEST_FIELDS in order, '' for a field the file
+does not give.
 """
 
 import re
@@ -15,10 +16,20 @@ from gateway.manifests import model
 from gateway.manifests.iso import COUNTRIES, CURRENCIES
 from gateway.manifests.model import Invalid
 
-S10_SHAPE = re.compile(r"[A-Z]{2}[0-9]{9}[A-Z]{2}").fullmatch
-SSCC_SHAPE = re.compile(r"(?:00)?([0-9]{18})").fullmatch
+SEPARATOR = "\x1f"  # no field of the common form holds it, so fields cannot shift
+COMMON = re.compile(
+    r"(?:(?P<s10>[A-Z]{2}[0-9]{9}[A-Z]{2})|(?:\(00\) ?|00)?(?P<sscc>[0-9]{18}))\x1f"
+    r"(?P<kg>[0-9]{1,14}(?:[.,][0-9]*)?)?\x1f"
+    r"(?P<hawb>[!-~]{1,64})?\x1f"
+    r"(?P<bag>[!-~]{1,64})?\x1f"
+    r"(?:0*(?P<units>[0-9]{1,12})(?:\.(?P<decimals>[0-9]{0,4}))?)?\x1f"
+    r"(?P<currency>[A-Za-z]{3})?\x1f"
+    r"(?P<ioss>IM[0-9]{10})?\x1f"
+    r"(?P<country>[A-Za-z]{2})?\x1f"
+    r"(?P<hs_code>[0-9.]{6,14})?\x1f"
+    r"(?P<description>[^\x00\x1f]*)"
+).fullmatch
 MAX_KG_TEXT = 15  # at most 14 digits: float and Decimal then order the same against MAX_KG
-MAX_VALUE_DIGITS = 12  # below 1e12
 ZERO = ord("0")
 
 # A checked line as stored: (tracking_id, line_no, tracking_raw, tracking_kind, declared_kg,
@@ -43,50 +54,6 @@ def sscc_ok(digits: str) -> bool:
     return (10 - total % 10) % 10 == b[-1] - ZERO
 
 
-def tracking(raw: str) -> tuple[str, str] | None:
-    """Return (id, kind) of a bare S10 or SSCC (with or without AI 00), else None."""
-    if S10_SHAPE(raw):
-        return (raw, "upu_s10") if s10_ok(raw) else None
-    sscc = SSCC_SHAPE(raw)
-    if sscc and sscc_ok(digits := sscc.group(1)):
-        return digits, "sscc"
-    return None
-
-
-def kg(text: str) -> float | None:
-    """Return a weight written as plain digits with a point or a decimal comma, else None."""
-    if "," in text:
-        if "." in text or text.count(",") > 1:
-            return None
-        text = text.replace(",", ".")
-    if len(text) > MAX_KG_TEXT or not text.replace(".", "", 1).isdigit():
-        return None
-    weight = float(text)
-    return round(weight, 3) if 0 < weight <= model.MAX_KG else None
-
-
-def value(text: str) -> str | None:
-    """Return a value of digits with up to 4 decimals as parse_line writes it, else None."""
-    whole, _, cents = text.partition(".")
-    if not whole.isdigit() or (cents and not (len(cents) <= 4 and cents.isdigit())):
-        return None
-    whole, cents = whole.lstrip("0") or "0", cents.rstrip("0")
-    if len(whole) > MAX_VALUE_DIGITS:
-        return None
-    return f"{whole}.{cents}" if cents else whole
-
-
-def hs(text: str) -> str | None:
-    """Return an HS code of 6-10 ASCII digits, dots dropped, else None."""
-    code = text.replace(".", "")
-    return code if code.isdigit() and 6 <= len(code) <= 10 else None
-
-
-def label(text: str) -> bool:
-    """Return whether an ASCII text is a HAWB or bag number (1-64 printable, no space)."""
-    return len(text) <= 64 and text.isprintable() and " " not in text
-
-
 class LineChecker:
     """Checks lines, quickly for the common case; parse_line for the rest."""
 
@@ -98,16 +65,12 @@ class LineChecker:
         got = self.fast(line_no, values)
         if got is not None:
             return got
-        line = model.parse_line(
-            line_no, dict(zip(MANIFEST_FIELDS, values, strict=True)), self.classifier
-        )
+        line = model.parse_line(line_no, dict(zip(MANIFEST_FIELDS, values, strict=True)),
+                                self.classifier)  # fmt: skip
         return (line.tracking_id, line_no, *line.values())
 
     def known_id(self, raw: str) -> str | None:
         """Return the normalised id of a rejected line when its tracking id itself is fine."""
-        found = tracking(raw.strip())
-        if found is not None:
-            return found[0]
         try:
             return model.parse_line(0, {"tracking_id": raw}, self.classifier).tracking_id
         except Invalid:
@@ -115,40 +78,51 @@ class LineChecker:
 
     def fast(self, line_no: int, values: tuple[str, ...]) -> Checked | None:
         """Return the checked line when every field has its common form, else None."""
-        whole = "".join(values)
-        if "\x00" in whole or not (whole.isascii() or _text_but_description(values)):
+        joined = SEPARATOR.join(values)
+        m = COMMON(joined)
+        if m is None or not (joined.isascii() or _utf8(values[-1])):
             return None
-        raw, weight, hawb, bag, amount, currency, ioss, country, hs_code, description = [
-            text.strip() or None for text in values
-        ]
-        if raw is None or (found := tracking(raw)) is None:
+        s10, sscc, kg, hawb, bag, units, decimals, currency, ioss, country, hs_code, text = (
+            m.groups()
+        )
+        if s10 is not None:
+            if not s10_ok(s10):
+                return None
+            tracking, kind = s10, "upu_s10"
+        elif sscc_ok(sscc):
+            tracking, kind = sscc, "sscc"
+        else:
             return None
-        if weight is not None and (weight := kg(weight)) is None:
-            return None
-        if amount is not None and (currency is None or (amount := value(amount)) is None):
-            return None
+        if kg is not None:
+            weight = float(kg.replace(",", ".")) if len(kg) <= MAX_KG_TEXT else 0.0
+            if not 0 < weight <= model.MAX_KG:
+                return None
+            kg = round(weight, 3)
+        value = None
+        if units is not None:
+            if currency is None:
+                return None
+            decimals = decimals.rstrip("0") if decimals else ""
+            value = f"{units}.{decimals}" if decimals else units
         if currency is not None and (currency := currency.upper()) not in CURRENCIES:
-            return None
-        if (hawb is not None and not label(hawb)) or (bag is not None and not label(bag)):
-            return None
-        if ioss is not None and not (len(ioss) == 12 and ioss[:2] == "IM" and ioss[2:].isdigit()):
             return None
         if country is not None and (country := country.upper()) not in COUNTRIES:
             return None
-        if hs_code is not None and (hs_code := hs(hs_code)) is None:
-            return None
+        if hs_code is not None:
+            hs_code = hs_code.replace(".", "")
+            if len(hs_code) < 6 or len(hs_code) > 10:
+                return None
+        description = text.strip() or None
         if description is not None and len(description) > model.MAX_DESCRIPTION:
             return None
-        return (found[0], line_no, raw, found[1], weight, hawb, bag, amount, currency, ioss,
+        return (tracking, line_no, values[0], kind, kg, hawb, bag, value, currency, ioss,
                 country, hs_code, description)  # fmt: skip
 
 
-def _text_but_description(values: tuple[str, ...]) -> bool:
-    """Return whether only the description is not ASCII, and it is valid UTF-8."""
-    if not "".join(values[:-1]).isascii():
-        return False
+def _utf8(text: str) -> bool:
+    """Return whether a text read with surrogateescape came from valid UTF-8."""
     try:
-        values[-1].encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True

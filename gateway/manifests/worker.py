@@ -8,6 +8,7 @@ the reader and memory stays flat. The process ignores SIGINT and SIGTERM: a Ctrl
 stop reaches the importing process, which decides (and kills this one if it gives up).
 """
 
+import gc
 import logging
 import marshal
 import os
@@ -102,6 +103,7 @@ def main() -> None:
     """In the second process: read the job, send each batch, then the byte count or the error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    gc.disable()  # a short life making no cycles: reference counting frees every line
     path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     source = CheckedFile(Path(path), fmt, cfg, classifier, max_bytes, batch_lines)

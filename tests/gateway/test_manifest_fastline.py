@@ -86,7 +86,19 @@ CHOICES = {
     "currency": ["", "EUR", "eur", " usd ", "EURO", "XXX", "ＥＵＲ"],
     "ioss": ["", "IM1234567890", "im1234567890", "IM 1234567890", "IM123", "IN1234567890"],
     "country": ["", "BE", "be", "XX", "BEL", "ＢＥ"],
-    "hs_code": ["", "847130", "8471.30.00", "8471 30", "84713", "84713000001", "8471AB", "٨٤٧١٣٠"],
+    "hs_code": [
+        "",
+        "847130",
+        "8471.30.00",
+        "8471.3",
+        "......",
+        "1.2.3.4.5.6.7",
+        "8471 30",
+        "84713",
+        "84713000001",
+        "8471AB",
+        "٨٤٧١٣٠",
+    ],
     "description": [
         "",
         "item",
@@ -155,7 +167,7 @@ def test_common_lines_take_the_quick_path() -> None:
          "851830", "bluetooth earphones"),
         (SSCC, "0,5", "", "", "5", "usd", "", "us", "9405.40", "LED strip 5m"),
         (f"00{SSCC}", "1", "", "", "", "", "", "", "", "café au lait"),
-        (f" {S10} ", "", "", "", "", "", "", "", "", ""),
+        (f"(00) {SSCC}", "", "", "", "0012.50", "EUR", "", "", "", " =1+2 "),
     ]  # fmt: skip
     for values in lines:
         assert checker.fast(3, values) is not None, values
