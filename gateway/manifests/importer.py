@@ -61,6 +61,19 @@ class Report:
         return f"manifest {self.manifest_id}: {self.source_name}: {counts}{tail}"
 
 
+class FileRejected(ManifestError):
+    """Every data line of a file was rejected, so nothing was imported; `report` says why."""
+
+    exit_code = 3
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        super().__init__(
+            f"manifest {report.manifest_id}: {report.source_name}: all {report.rejected} lines"
+            " rejected, nothing imported"
+        )
+
+
 def classifier_for(cfg: SiteConfig) -> CodeClassifier:
     """Return a classifier with every station's carrier patterns (as their scans are read)."""
     patterns: dict[str, str] = {}
@@ -115,11 +128,12 @@ def import_manifest(
     A file whose sha256 matches the manifest's last import writes nothing. Lines a previous
     import stored and this file lacks are marked removed; changed lines keep their previous
     values in manifest_line_history. ManifestError (file too big, no header, a field running
-    past max_field_bytes) leaves the store as it was. `rejudge(conn, manifest_id, now)` (the
-    reconciler's) decides again, in the same transaction, the verdicts of parcels seen before
-    the file came, so no verdict ever disagrees with the stored manifest. `worker`: read and
-    check the file in a second process while this one writes (default: for a file of at least
-    WORKER_MIN_BYTES).
+    past max_field_bytes) leaves the store as it was; so do its kinds ManifestClosed (the
+    manifest is closed) and FileRejected (every line was rejected; it carries the report).
+    `rejudge(conn, manifest_id, now)` (the reconciler's) decides again, in the same
+    transaction, the verdicts of parcels seen before the file came, so no verdict ever
+    disagrees with the stored manifest. `worker`: read and check the file in a second process
+    while this one writes (default: for a file of at least WORKER_MIN_BYTES).
     """
     path = Path(path)
     max_bytes = int(cfg.max_file_mb * 1_000_000)
@@ -132,7 +146,9 @@ def import_manifest(
     report = Report(header.id, path.name, sha, fmt)
     now = now_ms() if now is None else now
     old = store.manifest(conn, header.id)
-    if old is not None and old[4] == sha and old[3] == "open":
+    if old is not None and old[3] != "open":
+        raise store.closed(old)
+    if old is not None and old[4] == sha:
         report.already_imported = True
         return report
     use_worker = size >= WORKER_MIN_BYTES if worker is None else worker
@@ -145,6 +161,8 @@ def import_manifest(
         for batch in source:
             writer.write(batch)
         report.bytes = source.bytes
+        if report.rejected and not (report.inserted or report.updated or report.unchanged):
+            raise FileRejected(report)  # rolls back: the manifest stays as it was
         if not fresh:
             report.removed = store.remove_unlisted(conn, header.id, import_id, now)
         store.finish_import(conn, import_id, vars(report))

@@ -4,8 +4,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.clock import from_ms
 from gateway.manifests.fastline import Checked
-from gateway.manifests.model import Header, ManifestError
+from gateway.manifests.model import Header, ManifestClosed, ManifestError
 
 LINE_VALUES = (
     "tracking_raw, tracking_kind, declared_kg, hawb, bag, declared_value, currency, ioss,"
@@ -73,10 +74,23 @@ class Written:
 
 
 def manifest(conn: Any, manifest_id: str) -> Any:
-    """Return a manifest row (id, kind, reference, state, sha256) or None."""
+    """Return a manifest row (id, kind, reference, state, sha256, closed_ms, closed_by) or None."""
     return conn.execute(
-        "SELECT id, kind, reference, state, sha256 FROM manifests WHERE id = ?", (manifest_id,)
+        "SELECT id, kind, reference, state, sha256, closed_ms, closed_by FROM manifests"
+        " WHERE id = ?",
+        (manifest_id,),
     ).fetchone()
+
+
+def closed(row: Any) -> ManifestClosed:
+    """Return the error for importing into a manifest row that is no longer open."""
+    what = f"manifest {row[0]!r} is {row[3]}"
+    if row[5] is not None:
+        when = from_ms(row[5]).strftime("%Y-%m-%d %H:%M:%S UTC")
+        what = f"manifest {row[0]!r} was closed at {when} by {row[6]}"
+    return ManifestClosed(
+        f"{what}: no file may change its lines any more, so its close-out report stands"
+    )
 
 
 def ensure_manifest(conn: Any, header: Header, now: int) -> None:
@@ -94,14 +108,16 @@ def ensure_manifest(conn: Any, header: Header, now: int) -> None:
             f"manifest {header.id!r} is the {row[1]} {row[2]!r}, not the {header.kind}"
             f" {header.reference!r}"
         )
-    if row[3] != "open":
-        raise ManifestError(f"manifest {header.id!r} is {row[3]}: its lines can no longer change")
-    conn.execute(
+    # Only while open, in one statement: on PostgreSQL a close committed since the read above
+    # leaves no row to update, and a close after it waits for this transaction.
+    opened = conn.execute(
         "UPDATE manifests SET carrier = coalesce(?, carrier), flight = coalesce(?, flight),"
         " flight_date = coalesce(?, flight_date), mawb = coalesce(?, mawb),"
-        " uld = coalesce(?, uld), bag = coalesce(?, bag) WHERE id = ?",
+        " uld = coalesce(?, uld), bag = coalesce(?, bag) WHERE id = ? AND state = 'open'",
         (*_header_values(header)[3:], header.id),
-    )
+    ).rowcount
+    if not opened:
+        raise closed(manifest(conn, header.id))
 
 
 def _header_values(header: Header) -> tuple:
