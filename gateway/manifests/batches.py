@@ -59,6 +59,10 @@ class CheckedFile:
     def __exit__(self, *exc: object) -> None:
         """Nothing to stop: the file is closed when iteration ends."""
 
+    def stamp(self, manifest_id: str, import_id: int, now: int) -> None:
+        """Set the import the lines are for; iterate after this."""
+        self.checker.stamp(manifest_id, import_id, now)
+
     def __iter__(self) -> Iterator[Batch]:
         """Yield the file's batches; raise ManifestError when the file cannot be read at all."""
         check, known_id = self.checker.check, self.checker.known_id

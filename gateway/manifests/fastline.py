@@ -32,8 +32,9 @@ COMMON = re.compile(
 MAX_KG_TEXT = 15  # at most 14 digits: float and Decimal then order the same against MAX_KG
 ZERO = ord("0")
 
-# A checked line as stored: (tracking_id, line_no, tracking_raw, tracking_kind, declared_kg,
-# hawb, bag, declared_value, currency, ioss, country, hs_code, description).
+# A checked line as its INSERT takes it (store.INSERT_LINE_SQL): (manifest_id, tracking_id,
+# line_no, tracking_raw, tracking_kind, declared_kg, hawb, bag, declared_value, currency, ioss,
+# country, hs_code, description, import_id, updated_ms).
 Checked = tuple
 
 
@@ -59,6 +60,11 @@ class LineChecker:
 
     def __init__(self, classifier: CodeClassifier) -> None:
         self.classifier = classifier
+        self.manifest_id, self.import_id, self.now = "", 0, 0
+
+    def stamp(self, manifest_id: str, import_id: int, now: int) -> None:
+        """Set the import the checked lines are for (their row's first and last values)."""
+        self.manifest_id, self.import_id, self.now = manifest_id, import_id, now
 
     def check(self, line_no: int, values: tuple[str, ...]) -> Checked:
         """Return the checked line, or raise Invalid as parse_line does."""
@@ -67,7 +73,8 @@ class LineChecker:
             return got
         line = model.parse_line(line_no, dict(zip(MANIFEST_FIELDS, values, strict=True)),
                                 self.classifier)  # fmt: skip
-        return (line.tracking_id, line_no, *line.values())
+        return (self.manifest_id, line.tracking_id, line_no, *line.values(), self.import_id,
+                self.now)  # fmt: skip
 
     def known_id(self, raw: str) -> str | None:
         """Return the normalised id of a rejected line when its tracking id itself is fine."""
@@ -115,8 +122,10 @@ class LineChecker:
         description = text.strip() or None
         if description is not None and len(description) > model.MAX_DESCRIPTION:
             return None
-        return (tracking, line_no, values[0], kind, kg, hawb, bag, value, currency, ioss,
-                country, hs_code, description)  # fmt: skip
+        return (
+            self.manifest_id, tracking, line_no, values[0], kind, kg, hawb, bag, value, currency,
+            ioss, country, hs_code, description, self.import_id, self.now,
+        )  # fmt: skip
 
 
 def _utf8(text: str) -> bool:

@@ -157,6 +157,7 @@ def import_manifest(
         store.ensure_manifest(conn, header, now)
         fresh = not store.has_lines(conn, header.id)
         import_id = store.start_import(conn, header.id, now, path.name, sha, fmt)
+        source.stamp(header.id, import_id, now)
         writer = _Writer(conn, header.id, import_id, now, fresh, report, on_reject)
         for batch in source:
             writer.write(batch)

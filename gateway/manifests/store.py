@@ -158,36 +158,40 @@ def write_lines(
     conn: Any, manifest_id: str, import_id: int, rows: list[Checked], now: int, fresh: bool
 ) -> Written:
     """Insert new lines, update changed ones (keeping the old values), mark unchanged ones seen."""
-    out = Written()  # fresh: the manifest held no line before this import, so every id is new
+    out = Written()
+    if fresh and conn.dialect == "sqlite":
+        # The manifest held no line before this import: every id is new unless the file lists
+        # it twice, and then the first stays (executemany inserts in order).
+        out.inserted = conn.executemany(INSERT_LINE_SQL, rows).rowcount
+        if out.inserted < len(rows):
+            _duplicates(conn, manifest_id, rows, out)
+        return out
     first: dict[str, Checked] = {}
     for row in rows:
-        if row[0] in first:
-            out.duplicates.append((row[1], row[0], first[row[0]][1]))
+        if row[1] in first:
+            out.duplicates.append((row[2], row[1], first[row[1]][2]))
         else:
-            first[row[0]] = row
+            first[row[1]] = row
     batch = list(first.values()) if out.duplicates else rows
     if fresh:
-        out.inserted = _insert(conn, manifest_id, import_id, batch, now)
-        if out.inserted < len(batch):  # ids an earlier batch of this file listed
-            stored = dict(_stored(conn, manifest_id, first, "tracking_id, line_no"))
-            for row in batch:
-                if stored[row[0]] != row[1]:
-                    out.duplicates.append((row[1], row[0], stored[row[0]]))
+        out.inserted = _insert(conn, batch)
+        if out.inserted < len(batch):
+            _duplicates(conn, manifest_id, batch, out)
         return out
     stored = {r[0]: r for r in _stored(conn, manifest_id, first, STORED_COLUMNS)}
     inserts, updates, seen, history = [], [], [], []
     for row in batch:
-        old = stored.get(row[0])
+        old = stored.get(row[1])
         if old is None:
             inserts.append(row)
         elif old[2] == import_id:
-            out.duplicates.append((row[1], row[0], old[1]))
-        elif old[3] is None and tuple(old[4:]) == row[2:]:
-            seen.append((row[1], import_id, manifest_id, row[0]))
+            out.duplicates.append((row[2], row[1], old[1]))
+        elif old[3] is None and tuple(old[4:]) == row[3:14]:
+            seen.append((row[2], import_id, manifest_id, row[1]))
         else:
-            history.append((import_id, now, "updated", manifest_id, row[0]))
-            updates.append((row[1], *row[2:], import_id, now, manifest_id, row[0]))
-    out.inserted = _insert(conn, manifest_id, import_id, inserts, now) if inserts else 0
+            history.append((import_id, now, "updated", manifest_id, row[1]))
+            updates.append((row[2], *row[3:14], import_id, now, manifest_id, row[1]))
+    out.inserted = _insert(conn, inserts)
     out.updated, out.unchanged = len(updates), len(seen)
     if history:
         conn.executemany(HISTORY_SQL, history)
@@ -199,17 +203,19 @@ def write_lines(
     return out
 
 
-def _insert(conn: Any, manifest_id: str, import_id: int, rows: list[Checked], now: int) -> int:
+def _insert(conn: Any, rows: list[Checked]) -> int:
     """Insert lines whose id the manifest does not hold yet; return how many went in."""
     if not rows:
         return 0
     if conn.dialect == "postgresql":
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        n = len(rows)
-        params = [[manifest_id] * n, *columns, [import_id] * n, [now] * n]
-        return conn.execute(PG_INSERT_LINE_SQL, params).rowcount
-    params = [(manifest_id, *row, import_id, now) for row in rows]
-    return conn.executemany(INSERT_LINE_SQL, params).rowcount
+        return conn.execute(PG_INSERT_LINE_SQL, [list(c) for c in zip(*rows, strict=True)]).rowcount
+    return conn.executemany(INSERT_LINE_SQL, rows).rowcount
+
+
+def _duplicates(conn: Any, manifest_id: str, rows: list[Checked], out: Written) -> None:
+    """Report the rows an insert left out: their id is stored already, from an earlier line."""
+    stored = dict(_stored(conn, manifest_id, {row[1] for row in rows}, "tracking_id, line_no"))
+    out.duplicates += [(row[2], row[1], stored[row[1]]) for row in rows if stored[row[1]] != row[2]]
 
 
 def _stored(conn: Any, manifest_id: str, ids: Iterable[str], columns: str) -> list[Any]:

@@ -2,12 +2,15 @@
 
 The second process is `python -m gateway.manifests.worker`, started afresh (never forked: the
 gateway runs threads; and not through multiprocessing, which would import the caller's main
-script again). It reads its job from stdin and writes one length-prefixed marshal frame per
-batch to stdout. The pipe's small buffer bounds what waits in it, so a slow writer holds up
-the reader and memory stays flat. The process ignores SIGINT and SIGTERM: a Ctrl-C or a service
-stop reaches the importing process, which decides (and kills this one if it gives up).
+script again). It reads its job from stdin, then the import's stamp (manifest id, import id,
+time) once the caller's transaction has begun, and writes one length-prefixed marshal frame per
+batch of insert-ready rows to stdout. The pipe's small buffer bounds what waits in it, so a slow
+writer holds up the reader and memory stays flat. The process ignores SIGINT and SIGTERM: a
+Ctrl-C or a service stop reaches the importing process, which decides (and kills this one if
+it gives up).
 """
 
+import contextlib
 import gc
 import logging
 import marshal
@@ -55,21 +58,34 @@ class WorkerFile:
             [sys.executable, "-m", "gateway.manifests.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
         )  # fmt: skip
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(pickle.dumps(self.job))
-            self.process.stdin.close()
-        except BrokenPipeError:
-            pass  # it died at once: reading says so
+        self._tell(self.job)
         return self
 
     def __exit__(self, *exc: object) -> None:
         """Stop the second process unless it finished, and wait for it."""
         if not self.finished and self.process.poll() is None:
             self.process.kill()
-        assert self.process.stdout is not None
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()
         self.process.stdout.close()
         self.process.wait()
+
+    def stamp(self, manifest_id: str, import_id: int, now: int) -> None:
+        """Tell the second process the import its lines are for: it starts checking them."""
+        self._tell((manifest_id, import_id, now))
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()
+
+    def _tell(self, message: tuple) -> None:
+        """Send the second process one message on its stdin."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(pickle.dumps(message))
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: reading its output says so
 
     def __iter__(self) -> Iterator[Batch]:
         """Yield the batches as the second process sends them."""
@@ -104,9 +120,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.disable()  # a short life making no cycles: reference counting frees every line
-    path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.loads(sys.stdin.buffer.read())
+    path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     source = CheckedFile(Path(path), fmt, cfg, classifier, max_bytes, batch_lines)
+    source.stamp(*pickle.load(sys.stdin.buffer))
     try:
         try:
             for b in source:

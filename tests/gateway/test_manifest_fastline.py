@@ -131,7 +131,7 @@ def reference(line_no: int, values: tuple[str, ...]) -> tuple:
 
     def run() -> tuple:
         line = parse_line(line_no, dict(zip(MANIFEST_FIELDS, values, strict=True)), SITE)
-        return (line.tracking_id, line_no, *line.values())
+        return ("", line.tracking_id, line_no, *line.values(), 0, 0)
 
     return outcome(run)
 
@@ -171,8 +171,11 @@ def test_common_lines_take_the_quick_path() -> None:
     ]  # fmt: skip
     for values in lines:
         assert checker.fast(3, values) is not None, values
-    assert checker.fast(3, lines[1])[1:] == (  # type: ignore[index]
-        3, SSCC, "sscc", 0.5, None, None, "5", "USD", None, "US", "940540", "LED strip 5m"
+    checker.stamp("bag:B1", 7, 1_764_000_000_000)
+    assert checker.fast(3, lines[1]) == (
+        "bag:B1", SSCC,
+        3, SSCC, "sscc", 0.5, None, None, "5", "USD", None, "US", "940540", "LED strip 5m", 7,
+        1_764_000_000_000,
     )  # fmt: skip
 
 
