@@ -2,13 +2,15 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from dockscan.codes import CodeClassifier
 from dockscan.config import ManifestsConfig
 from gateway.manifests.fastline import Checked, LineChecker
 from gateway.manifests.model import Invalid
-from gateway.manifests.parsers import Counted, buffered, read_csv, read_jsonl
+from gateway.manifests.parsers import Counted, Raw, buffered, read_csv, read_jsonl
 
 BATCH_LINES = 2000
 
@@ -69,20 +71,24 @@ class CheckedFile:
         reader = read_jsonl if self.fmt == "jsonl" else read_csv
         with open(self.path, "rb") as raw:
             counted = Counted(raw, self.max_bytes)
-            batch = Batch()
-            for line_no, values, problem in reader(buffered(counted), self.cfg):
-                batch.lines += 1
-                if problem is not None:
-                    batch.rejects.append(Reject(line_no, *problem))
-                else:
-                    try:
-                        batch.rows.append(check(line_no, values))
-                    except Invalid as exc:
-                        batch.rejects.append(Reject(line_no, exc.field, exc.reason))
-                        if exc.field != "tracking_id" and (known := known_id(values[0])):
-                            batch.seen.append(known)
-                if batch.lines >= self.batch_lines:
-                    yield batch
-                    batch = Batch()
+            lines = reader(buffered(counted), self.cfg)
+            while batch := self._batch(lines, check, known_id):
+                yield batch
             self.bytes = counted.bytes
-        yield batch
+
+    def _batch(self, lines: Iterator[Raw], check: Any, known_id: Any) -> Batch | None:
+        """Read and check up to batch_lines lines; None at the end of the file."""
+        batch = Batch()
+        rows, rejects = batch.rows, batch.rejects
+        for line_no, values, problem in islice(lines, self.batch_lines):
+            if problem is None:
+                try:
+                    rows.append(check(line_no, values))
+                    continue
+                except Invalid as exc:
+                    problem = (exc.field, exc.reason)
+                    if exc.field != "tracking_id" and (known := known_id(values[0])):
+                        batch.seen.append(known)
+            rejects.append(Reject(line_no, *problem))
+        batch.lines = len(rows) + len(rejects)
+        return batch if batch.lines else None

@@ -19,7 +19,7 @@ from gateway.manifests.model import Invalid
 SEPARATOR = "\x1f"  # no field of the common form holds it, so fields cannot shift
 COMMON = re.compile(
     r"(?:(?P<s10>[A-Z]{2}[0-9]{9}[A-Z]{2})|(?:\(00\) ?|00)?(?P<sscc>[0-9]{18}))\x1f"
-    r"(?P<kg>[0-9]{1,14}(?:[.,][0-9]*)?)?\x1f"
+    r"(?P<kg>[0-9]{1,14}(?:[.,][0-9]{0,3})?)?\x1f"
     r"(?P<hawb>[!-~]{1,64})?\x1f"
     r"(?P<bag>[!-~]{1,64})?\x1f"
     r"(?:0*(?P<units>[0-9]{1,12})(?:\.(?P<decimals>[0-9]{0,4}))?)?\x1f"
@@ -29,7 +29,6 @@ COMMON = re.compile(
     r"(?P<hs_code>[0-9.]{6,14})?\x1f"
     r"(?P<description>[^\x00\x1f]*)"
 ).fullmatch
-MAX_KG_TEXT = 15  # at most 14 digits: float and Decimal then order the same against MAX_KG
 ZERO = ord("0")
 
 # A checked line as its INSERT takes it (store.INSERT_LINE_SQL): (manifest_id, tracking_id,
@@ -100,11 +99,10 @@ class LineChecker:
             tracking, kind = sscc, "sscc"
         else:
             return None
-        if kg is not None:
-            weight = float(kg.replace(",", ".")) if len(kg) <= MAX_KG_TEXT else 0.0
-            if not 0 < weight <= model.MAX_KG:
+        if kg is not None:  # at most 3 decimals: the float is parse_line's, rounded to 3
+            kg = float(kg.replace(",", "."))
+            if not 0 < kg <= model.MAX_KG:
                 return None
-            kg = round(weight, 3)
         value = None
         if units is not None:
             if currency is None:

@@ -4,13 +4,14 @@ The second process is `python -m gateway.manifests.worker`, started afresh (neve
 gateway runs threads; and not through multiprocessing, which would import the caller's main
 script again). It reads its job from stdin, then the import's stamp (manifest id, import id,
 time) once the caller's transaction has begun, and writes one length-prefixed marshal frame per
-batch of insert-ready rows to stdout. The pipe's small buffer bounds what waits in it, so a slow
-writer holds up the reader and memory stays flat. The process ignores SIGINT and SIGTERM: a
+batch of insert-ready rows to stdout. The pipe's buffer (1 MB) bounds what waits in it, so a
+slow writer holds up the reader and memory stays flat. The process ignores SIGINT and SIGTERM: a
 Ctrl-C or a service stop reaches the importing process, which decides (and kills this one if
 it gives up).
 """
 
 import contextlib
+import fcntl
 import gc
 import logging
 import marshal
@@ -31,6 +32,7 @@ from gateway.manifests.model import ManifestError
 
 logger = logging.getLogger(__name__)
 FRAME = struct.Struct("<I")  # the length of the marshal data that follows
+PIPE_BYTES = 1 << 20  # the pipe's buffer: the reader may run a batch or two ahead
 ROOT = str(Path(__file__).resolve().parents[2])  # where the gateway package lives
 
 
@@ -58,6 +60,9 @@ class WorkerFile:
             [sys.executable, "-m", "gateway.manifests.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
         )  # fmt: skip
+        assert self.process.stdout is not None
+        with contextlib.suppress(OSError, AttributeError):  # Linux: room for a whole frame or two
+            fcntl.fcntl(self.process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._tell(self.job)
         return self
 
