@@ -95,14 +95,19 @@ def file_format(path: Path, fmt: str | None) -> str:
     raise ManifestError(f"{path.name}: say --format csv or jsonl (unknown suffix {suffix!r})")
 
 
-def file_sha256(path: Path, max_bytes: int) -> str:
-    """Return a file's sha256, refusing one larger than max_bytes."""
+def file_size(path: Path, max_bytes: int) -> int:
+    """Return a file's size, refusing one larger than max_bytes."""
     size = os.stat(path).st_size
     if size > max_bytes:
         raise ManifestError(
             f"{path.name}: {size / 1e6:.1f} MB, larger than manifests.max_file_mb"
             f" ({max_bytes / 1e6:g} MB)"
         )
+    return size
+
+
+def file_sha256(path: Path) -> str:
+    """Return a file's sha256."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -139,38 +144,56 @@ def import_manifest(
     max_bytes = int(cfg.max_file_mb * 1_000_000)
     fmt = file_format(path, fmt)
     try:
-        sha = file_sha256(path, max_bytes)
-        size = os.stat(path).st_size
+        size = file_size(path, max_bytes)
     except OSError as exc:
         raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
-    report = Report(header.id, path.name, sha, fmt)
     now = now_ms() if now is None else now
     old = store.manifest(conn, header.id)
     if old is not None and old[3] != "open":
         raise store.closed(old)
-    if old is not None and old[4] == sha:
-        report.already_imported = True
-        return report
     use_worker = size >= WORKER_MIN_BYTES if worker is None else worker
     source = (WorkerFile if use_worker else CheckedFile)(path, fmt, cfg, classifier, max_bytes)
-    with source, transaction(conn):
-        store.ensure_manifest(conn, header, now)
-        fresh = not store.has_lines(conn, header.id)
-        import_id = store.start_import(conn, header.id, now, path.name, sha, fmt)
-        source.stamp(header.id, import_id, now)
-        writer = _Writer(conn, header.id, import_id, now, fresh, report, on_reject)
-        for batch in source:
-            writer.write(batch)
-        report.bytes = source.bytes
-        if report.rejected and not (report.inserted or report.updated or report.unchanged):
-            raise FileRejected(report)  # rolls back: the manifest stays as it was
-        if not fresh:
-            report.removed = store.remove_unlisted(conn, header.id, import_id, now)
-        store.finish_import(conn, import_id, vars(report))
-        store.finish_manifest(conn, header.id, now, path.name, sha)
-        if rejudge is not None and report.changed:
-            report.rejudged = rejudge(conn, header.id, now)
+    with source:  # a second process starts while the file is hashed
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
+        report = Report(header.id, path.name, sha, fmt)
+        if old is not None and old[4] == sha:
+            report.already_imported = True
+            return report
+        with transaction(conn):
+            _import(conn, source, header, report, now, on_reject, rejudge)
     return report
+
+
+def _import(
+    conn: Any,
+    source: CheckedFile | WorkerFile,
+    header: Header,
+    report: Report,
+    now: int,
+    on_reject: Callable[[Reject], None] | None,
+    rejudge: Callable[[Any, str, int], int] | None,
+) -> None:
+    """Write the file's lines in the caller's transaction and fill in the report."""
+    store.ensure_manifest(conn, header, now)
+    fresh = not store.has_lines(conn, header.id)
+    name, sha = report.source_name, report.sha256
+    import_id = store.start_import(conn, header.id, now, name, sha, report.format)
+    source.stamp(header.id, import_id, now)
+    writer = _Writer(conn, header.id, import_id, now, fresh, report, on_reject)
+    for batch in source:
+        writer.write(batch)
+    report.bytes = source.bytes
+    if report.rejected and not (report.inserted or report.updated or report.unchanged):
+        raise FileRejected(report)  # rolls back: the manifest stays as it was
+    if not fresh:
+        report.removed = store.remove_unlisted(conn, header.id, import_id, now)
+    store.finish_import(conn, import_id, vars(report))
+    store.finish_manifest(conn, header.id, now, name, sha)
+    if rejudge is not None and report.changed:
+        report.rejudged = rejudge(conn, header.id, now)
 
 
 class _Writer:

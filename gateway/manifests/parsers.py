@@ -7,7 +7,6 @@ without being held whole; a file too big is refused outright.
 """
 
 import csv
-import hashlib
 import io
 from collections import deque
 from collections.abc import Iterator
@@ -35,27 +34,24 @@ def problem(line_no: int, field: str, reason: str) -> Raw:
 
 
 class Counted(io.RawIOBase):
-    """A binary stream that hashes what it reads and refuses to read past `max_bytes`."""
+    """A binary stream that counts what it reads and refuses to read past `max_bytes`."""
 
     def __init__(self, raw: BinaryIO, max_bytes: int) -> None:
-        self.raw, self.max_bytes = raw, max_bytes
-        self.sha256, self.bytes = hashlib.sha256(), 0
+        self.raw, self.max_bytes, self.bytes = raw, max_bytes, 0
 
     def readable(self) -> bool:
         """Return True: this stream is read only."""
         return True
 
     def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
-        """Read into `buffer`, counting and hashing the bytes."""
-        data = self.raw.read(len(buffer))
-        self.bytes += len(data)
+        """Read into `buffer`, counting the bytes."""
+        got = self.raw.readinto(buffer)  # type: ignore[attr-defined]
+        self.bytes += got
         if self.bytes > self.max_bytes:
             raise ManifestError(
                 f"file larger than manifests.max_file_mb ({self.max_bytes / 1e6:g} MB)"
             )
-        self.sha256.update(data)
-        buffer[: len(data)] = data
-        return len(data)
+        return got
 
 
 def buffered(counted: Counted) -> io.BufferedReader:
