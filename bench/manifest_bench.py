@@ -21,6 +21,7 @@ Example: .venv/bin/python bench/manifest_bench.py --lines 1000000 --runs 3
 import argparse
 import csv
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -160,14 +161,18 @@ def child_baseline(db: str, path: str) -> dict[str, Any]:
     )
 
     def insert() -> float:
-        start = time.perf_counter()
+        nonlocal cpu
+        start, cpu_start = time.perf_counter(), time.process_time()
         conn.executemany(plain_insert, chunk)
         chunk.clear()
+        cpu += time.process_time() - cpu_start
         return time.perf_counter() - start
 
-    start = time.perf_counter()
+    cpu = 0.0
+    start, cpu_start = time.perf_counter(), time.process_time()
     conn.execute("BEGIN IMMEDIATE")
     took += time.perf_counter() - start
+    cpu += time.process_time() - cpu_start
     with open(path, "rb") as raw:
         for line_no, values, _ in read_csv(buffered(Counted(raw, 1 << 40)), CFG):
             chunk.append(checker.check(line_no, values))
@@ -175,12 +180,13 @@ def child_baseline(db: str, path: str) -> dict[str, Any]:
             if len(chunk) >= 100_000:
                 took += insert()
     took += insert()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     conn.execute("COMMIT")
     took += time.perf_counter() - start
+    cpu += time.process_time() - cpu_start
     stored = conn.execute("SELECT count(*) FROM manifest_lines").fetchone()[0]
     conn.close()
-    return {"seconds": took, "lines": rows, "stored": stored}
+    return {"seconds": took, "cpu_s": cpu, "lines": rows, "stored": stored}
 
 
 def peak_rss_mb() -> dict[str, float]:
@@ -264,14 +270,17 @@ def run(args: argparse.Namespace, tmp: Path, folder: Path, pg: Any) -> None:
             runs[mode].append(imp)
         print(f"  run {i + 1}: executemany {n / base['seconds']:,.0f} rows/s; import"
               f" {n / runs['worker'][-1]['seconds']:,.0f} lines/s with the second process,"
-              f" {n / runs['inline'][-1]['seconds']:,.0f} in one", flush=True)  # fmt: skip
+              f" {n / runs['inline'][-1]['seconds']:,.0f} in one; load average"
+              f" {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
     def median(mode: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[mode])
 
     base_rate = statistics.median(n / r["seconds"] for r in runs["baseline"])
-    print(f"baseline executemany of the checked rows: {base_rate:,.0f} rows/s"
-          f" ({median('baseline', 'seconds'):.2f} s)")  # fmt: skip
+    print(
+        f"baseline executemany of the checked rows: {base_rate:,.0f} rows/s"
+        f" ({median('baseline', 'seconds'):.2f} s; CPU {median('baseline', 'cpu_s'):.2f} s)"
+    )
     for mode, what in (("worker", "lines checked in a second process"), ("inline", "one process")):
         rate = statistics.median(n / r["seconds"] for r in runs[mode])
         print(f"import_manifest, {what}: {rate:,.0f} lines/s ({median(mode, 'seconds'):.2f} s;"
