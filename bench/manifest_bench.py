@@ -211,7 +211,7 @@ def spawn(*args: str) -> dict[str, Any]:
 def target(store: str, tmp: Path, name: str, pg: Any) -> str:
     """Return a fresh store: a new SQLite file, or a new database on the private PostgreSQL."""
     if store == "postgres":
-        return pg.url(pg.create_database())
+        return pg.url(pg.create_database(), password=True)
     return str(tmp / f"{name}.db")
 
 
