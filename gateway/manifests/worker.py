@@ -57,7 +57,7 @@ class WorkerFile:
         """Start the second process: it reads ahead while the caller opens its transaction."""
         path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.manifests.worker"],
+            [sys.executable, "-P", "-m", "gateway.manifests.worker"],  # -P: not from the cwd
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -125,10 +125,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.disable()  # a short life making no cycles: reference counting frees every line
-    path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.load(sys.stdin.buffer)
+    try:
+        path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.load(sys.stdin.buffer)
+        stamp = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return  # the importing process gave up before its transaction began
     out = sys.stdout.buffer
     source = CheckedFile(Path(path), fmt, cfg, classifier, max_bytes, batch_lines)
-    source.stamp(*pickle.load(sys.stdin.buffer))
+    source.stamp(*stamp)
     try:
         try:
             for b in source:
