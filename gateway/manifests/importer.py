@@ -95,6 +95,12 @@ def file_format(path: Path, fmt: str | None) -> str:
     raise ManifestError(f"{path.name}: say --format csv or jsonl (unknown suffix {suffix!r})")
 
 
+def core_free() -> bool:
+    """Return whether a second process would find a core of its own (1-minute load average)."""
+    cores = os.cpu_count() or 1
+    return cores > 1 and os.getloadavg()[0] < cores - 0.5
+
+
 def file_size(path: Path, max_bytes: int) -> int:
     """Return a file's size, refusing one larger than max_bytes."""
     size = os.stat(path).st_size
@@ -138,7 +144,8 @@ def import_manifest(
     `rejudge(conn, manifest_id, now)` (the reconciler's) decides again, in the same
     transaction, the verdicts of parcels seen before the file came, so no verdict ever
     disagrees with the stored manifest. `worker`: read and check the file in a second process
-    while this one writes (default: for a file of at least WORKER_MIN_BYTES).
+    while this one writes (default: for a file of at least WORKER_MIN_BYTES when a core is
+    free; on a busy host the second process would only take the ingest's core).
     """
     path = Path(path)
     max_bytes = int(cfg.max_file_mb * 1_000_000)
@@ -151,7 +158,7 @@ def import_manifest(
     old = store.manifest(conn, header.id)
     if old is not None and old[3] != "open":
         raise store.closed(old)
-    use_worker = size >= WORKER_MIN_BYTES if worker is None else worker
+    use_worker = size >= WORKER_MIN_BYTES and core_free() if worker is None else worker
     source = (WorkerFile if use_worker else CheckedFile)(path, fmt, cfg, classifier, max_bytes)
     with source:  # a second process starts while the file is hashed
         try:
