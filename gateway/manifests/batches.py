@@ -1,10 +1,9 @@
 """Read and check a manifest file into batches: the lines to store and the lines rejected."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from dockscan.codes import CodeClassifier
 from dockscan.config import ManifestsConfig
@@ -76,7 +75,12 @@ class CheckedFile:
                 yield batch
             self.bytes = counted.bytes
 
-    def _batch(self, lines: Iterator[Raw], check: Any, known_id: Any) -> Batch | None:
+    def _batch(
+        self,
+        lines: Iterator[Raw],
+        check: Callable[[int, tuple[str, ...]], Checked],
+        known_id: Callable[[str], str | None],
+    ) -> Batch | None:
         """Read and check up to batch_lines lines; None at the end of the file."""
         batch = Batch()
         rows, rejects = batch.rows, batch.rejects

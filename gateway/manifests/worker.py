@@ -21,6 +21,7 @@ import signal
 import struct
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -141,6 +142,7 @@ def main() -> None:
         except ManifestError as exc:
             _send(out, ("refused", str(exc), _peak_kb()))
         except Exception as exc:  # a bug: the importing process raises it as such
+            traceback.print_exc()  # to the importing process's stderr, the log
             _send(out, ("failed", f"{type(exc).__name__}: {exc}", _peak_kb()))
         else:
             _send(out, ("done", source.bytes, _peak_kb()))
