@@ -37,21 +37,23 @@ class Batch:
     seen: list[str] = field(default_factory=list)  # ids of rejected lines whose id is fine
 
 
+@dataclass(frozen=True)
+class Job:
+    """A file to read and check: its format, the [manifests] settings, the code classifier."""
+
+    path: Path
+    fmt: str
+    cfg: ManifestsConfig
+    classifier: CodeClassifier
+    max_bytes: int
+    batch_lines: int = BATCH_LINES
+
+
 class CheckedFile:
     """The batches of one file, read and checked in this process; `bytes` once read."""
 
-    def __init__(
-        self,
-        path: Path,
-        fmt: str,
-        cfg: ManifestsConfig,
-        classifier: CodeClassifier,
-        max_bytes: int,
-        batch_lines: int = BATCH_LINES,
-    ) -> None:
-        self.path, self.fmt, self.cfg, self.max_bytes = path, fmt, cfg, max_bytes
-        self.checker, self.batch_lines = LineChecker(classifier), batch_lines
-        self.bytes = 0
+    def __init__(self, job: Job) -> None:
+        self.job, self.checker, self.bytes = job, LineChecker(job.classifier), 0
 
     def __enter__(self) -> "CheckedFile":
         """Return self: reading starts with the first batch asked for."""
@@ -66,11 +68,11 @@ class CheckedFile:
 
     def __iter__(self) -> Iterator[Batch]:
         """Yield the file's batches; raise ManifestError when the file cannot be read at all."""
-        check, known_id = self.checker.check, self.checker.known_id
-        reader = read_jsonl if self.fmt == "jsonl" else read_csv
-        with open(self.path, "rb") as raw:
-            counted = Counted(raw, self.max_bytes)
-            lines = reader(buffered(counted), self.cfg)
+        check, known_id, job = self.checker.check, self.checker.known_id, self.job
+        reader = read_jsonl if job.fmt == "jsonl" else read_csv
+        with open(job.path, "rb") as raw:
+            counted = Counted(raw, job.max_bytes)
+            lines = reader(buffered(counted), job.cfg)
             while batch := self._batch(lines, check, known_id):
                 yield batch
             self.bytes = counted.bytes
@@ -84,7 +86,7 @@ class CheckedFile:
         """Read and check up to batch_lines lines; None at the end of the file."""
         batch = Batch()
         rows, rejects = batch.rows, batch.rejects
-        for line_no, values, problem in islice(lines, self.batch_lines):
+        for line_no, values, problem in islice(lines, self.job.batch_lines):
             if problem is None:
                 try:
                     rows.append(check(line_no, values))

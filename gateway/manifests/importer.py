@@ -11,7 +11,7 @@ from dockscan.codes import CodeClassifier
 from dockscan.config import ManifestsConfig, SiteConfig
 from gateway.clock import now_ms
 from gateway.manifests import store
-from gateway.manifests.batches import Batch, CheckedFile, Reject
+from gateway.manifests.batches import Batch, CheckedFile, Job, Reject
 from gateway.manifests.model import Header, ManifestError
 from gateway.manifests.worker import WorkerFile
 from gateway.store import transaction
@@ -159,7 +159,7 @@ def import_manifest(
     if old is not None and old[3] != "open":
         raise store.closed(old)
     use_worker = size >= WORKER_MIN_BYTES and core_free() if worker is None else worker
-    source = (WorkerFile if use_worker else CheckedFile)(path, fmt, cfg, classifier, max_bytes)
+    source = (WorkerFile if use_worker else CheckedFile)(Job(path, fmt, cfg, classifier, max_bytes))
     with source:  # a second process starts while the file is hashed
         try:
             sha = file_sha256(path)

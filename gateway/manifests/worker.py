@@ -26,9 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from dockscan.codes import CodeClassifier
-from dockscan.config import ManifestsConfig
-from gateway.manifests.batches import BATCH_LINES, Batch, CheckedFile, Reject
+from gateway.manifests.batches import Batch, CheckedFile, Job, Reject
 from gateway.manifests.model import ManifestError
 
 logger = logging.getLogger(__name__)
@@ -40,17 +38,8 @@ ROOT = str(Path(__file__).resolve().parents[2])  # where the gateway package liv
 class WorkerFile:
     """The batches of one file, read and checked by a second process; `bytes` once read."""
 
-    def __init__(
-        self,
-        path: Path,
-        fmt: str,
-        cfg: ManifestsConfig,
-        classifier: CodeClassifier,
-        max_bytes: int,
-        batch_lines: int = BATCH_LINES,
-    ) -> None:
-        self.job = (str(path), fmt, cfg, classifier, max_bytes, batch_lines)
-        self.bytes = 0
+    def __init__(self, job: Job) -> None:
+        self.job, self.bytes = job, 0
         self.peak_kb = 0  # the second process's peak RSS (VmHWM)
         self.finished = False
 
@@ -84,7 +73,7 @@ class WorkerFile:
         with contextlib.suppress(BrokenPipeError):
             self.process.stdin.close()
 
-    def _tell(self, message: tuple) -> None:
+    def _tell(self, message: object) -> None:
         """Send the second process one message on its stdin."""
         assert self.process.stdin is not None
         try:
@@ -127,12 +116,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.disable()  # a short life making no cycles: reference counting frees every line
     try:
-        path, fmt, cfg, classifier, max_bytes, batch_lines = pickle.load(sys.stdin.buffer)
-        stamp = pickle.load(sys.stdin.buffer)
+        job, stamp = pickle.load(sys.stdin.buffer), pickle.load(sys.stdin.buffer)
     except EOFError:
         return  # the importing process gave up before its transaction began
     out = sys.stdout.buffer
-    source = CheckedFile(Path(path), fmt, cfg, classifier, max_bytes, batch_lines)
+    source = CheckedFile(job)
     source.stamp(*stamp)
     try:
         try:
