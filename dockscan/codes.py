@@ -3,9 +3,12 @@
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dockscan.errors import ConfigError
-from dockscan.events import Barcode
+
+if TYPE_CHECKING:  # the contract's models load where a Barcode is made, not with the checks
+    from dockscan.events import Barcode
 
 GS = "\x1d"
 S10 = re.compile(r"^[A-Z]{2}\d{9}[A-Z]{2}$")
@@ -165,8 +168,10 @@ class CodeClassifier:
             return CodeInfo("sscc", ok, fields["00"], fields, reason)
         return CodeInfo("gs1", ok, value, fields, reason)
 
-    def barcode(self, text: str, symbology: str, source: str) -> tuple[Barcode, CodeInfo]:
+    def barcode(self, text: str, symbology: str, source: str) -> "tuple[Barcode, CodeInfo]":
         """Return the contract Barcode for a read, and the classification behind it."""
+        from dockscan.events import Barcode
+
         info = self.classify(text, symbology)
         code = Barcode(
             text=text[:4096],

@@ -60,11 +60,13 @@ def import_cmd(
     The good lines are stored in one transaction and each rejected line is reported with its
     line number, field and reason. Importing the same file again changes nothing; a corrected
     file updates the lines that changed and keeps their previous values in the history.
-    The CSV header names come from [manifests.columns].
+    The CSV header names come from [manifests.columns]. Exit status: 0 imported (perhaps with
+    some lines rejected), 1 the file cannot be read or the unit is wrong, 3 every line was
+    rejected (nothing imported), 4 the manifest is closed.
 
     Example: dockscan gateway manifest import LH8400.csv --flight LH8400 --flight-date 2026-11-27
     """
-    from gateway.manifests.importer import classifier_for, import_manifest
+    from gateway.manifests.importer import FileRejected, classifier_for, import_manifest
     from gateway.manifests.intake import report_json
     from gateway.manifests.model import make_header
     from gateway.reconcile.matcher import rejudger
@@ -82,6 +84,11 @@ def import_cmd(
             on_reject=None if as_json else lambda r: click.echo(f"{file}: {r}", err=True),
             rejudge=rejudger(cfg, classifier),
         )  # fmt: skip
+    except FileRejected as exc:
+        if as_json:  # the rejected lines on stdout, the error on stderr
+            out = {k: v for k, v in report_json(exc.report).items() if k != "summary"}
+            click.echo(json.dumps({**out, "error": str(exc)}))
+        raise
     finally:
         conn.close()
     if as_json:

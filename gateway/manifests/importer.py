@@ -11,25 +11,13 @@ from dockscan.codes import CodeClassifier
 from dockscan.config import ManifestsConfig, SiteConfig
 from gateway.clock import now_ms
 from gateway.manifests import store
-from gateway.manifests.model import Header, Invalid, Line, ManifestError, parse_line
-from gateway.manifests.parsers import Counted, buffered, read_csv, read_jsonl
+from gateway.manifests.batches import Batch, CheckedFile, Job, Reject
+from gateway.manifests.model import Header, ManifestError
+from gateway.manifests.worker import WorkerFile
 from gateway.store import transaction
 
-BATCH = 1000
 KEEP_REJECTS = 1000  # rejections kept in the Report; every one goes to on_reject
-
-
-@dataclass(frozen=True)
-class Reject:
-    """One line not imported: where, which field ('' for the whole line), why."""
-
-    line_no: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line_no}" + (f", {self.field}" if self.field else "")
-        return f"{where}: {self.reason}"
+WORKER_MIN_BYTES = 8_000_000  # a file this big is read and checked in a second process
 
 
 @dataclass
@@ -73,6 +61,19 @@ class Report:
         return f"manifest {self.manifest_id}: {self.source_name}: {counts}{tail}"
 
 
+class FileRejected(ManifestError):
+    """Every data line of a file was rejected, so nothing was imported; `report` says why."""
+
+    exit_code = 3
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        super().__init__(
+            f"manifest {report.manifest_id}: {report.source_name}: all {report.rejected} lines"
+            " rejected, nothing imported"
+        )
+
+
 def classifier_for(cfg: SiteConfig) -> CodeClassifier:
     """Return a classifier with every station's carrier patterns (as their scans are read)."""
     patterns: dict[str, str] = {}
@@ -94,14 +95,25 @@ def file_format(path: Path, fmt: str | None) -> str:
     raise ManifestError(f"{path.name}: say --format csv or jsonl (unknown suffix {suffix!r})")
 
 
-def file_sha256(path: Path, max_bytes: int) -> str:
-    """Return a file's sha256, refusing one larger than max_bytes."""
+def core_free() -> bool:
+    """Return whether a second process would find a core of its own (1-minute load average)."""
+    cores = os.cpu_count() or 1
+    return cores > 1 and os.getloadavg()[0] < cores - 0.5
+
+
+def file_size(path: Path, max_bytes: int) -> int:
+    """Return a file's size, refusing one larger than max_bytes."""
     size = os.stat(path).st_size
     if size > max_bytes:
         raise ManifestError(
             f"{path.name}: {size / 1e6:.1f} MB, larger than manifests.max_file_mb"
             f" ({max_bytes / 1e6:g} MB)"
         )
+    return size
+
+
+def file_sha256(path: Path) -> str:
+    """Return a file's sha256."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -120,103 +132,114 @@ def import_manifest(
     on_reject: Callable[[Reject], None] | None = None,
     now: int | None = None,
     rejudge: Callable[[Any, str, int], int] | None = None,
+    worker: bool | None = None,
 ) -> Report:
     """Import one file into `header`'s manifest in one transaction and return the report.
 
     A file whose sha256 matches the manifest's last import writes nothing. Lines a previous
     import stored and this file lacks are marked removed; changed lines keep their previous
     values in manifest_line_history. ManifestError (file too big, no header, a field running
-    past max_field_bytes) leaves the store as it was. `rejudge(conn, manifest_id, now)` (the
-    reconciler's) decides again, in the same transaction, the verdicts of parcels seen before
-    the file came, so no verdict ever disagrees with the stored manifest.
+    past max_field_bytes) leaves the store as it was; so do its kinds ManifestClosed (the
+    manifest is closed) and FileRejected (every line was rejected; it carries the report).
+    `rejudge(conn, manifest_id, now)` (the reconciler's) decides again, in the same
+    transaction, the verdicts of parcels seen before the file came, so no verdict ever
+    disagrees with the stored manifest. `worker`: read and check the file in a second process
+    while this one writes (default: for a file of at least WORKER_MIN_BYTES when a core is
+    free; on a busy host the second process would only take the ingest's core).
     """
     path = Path(path)
     max_bytes = int(cfg.max_file_mb * 1_000_000)
     fmt = file_format(path, fmt)
     try:
-        sha = file_sha256(path, max_bytes)
+        size = file_size(path, max_bytes)
     except OSError as exc:
         raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
-    report = Report(header.id, path.name, sha, fmt)
     now = now_ms() if now is None else now
     old = store.manifest(conn, header.id)
-    if old is not None and old[4] == sha and old[3] == "open":
-        report.already_imported = True
-        return report
-    with transaction(conn):
-        store.ensure_manifest(conn, header, now)
-        import_id = store.start_import(conn, header.id, now, path.name, sha, fmt)
-        with open(path, "rb") as raw:
-            counted = Counted(raw, max_bytes)
-            reader = read_jsonl if fmt == "jsonl" else read_csv
-            _run(conn, reader(buffered(counted), cfg), header.id, import_id, classifier,
-                 report, on_reject, now)  # fmt: skip
-            report.bytes = counted.bytes
-        report.removed = store.remove_unlisted(conn, header.id, import_id, now)
-        store.finish_import(conn, import_id, vars(report))
-        store.finish_manifest(conn, header.id, now, path.name, sha)
-        if rejudge is not None and report.changed:
-            report.rejudged = rejudge(conn, header.id, now)
+    if old is not None and old[3] != "open":
+        raise store.closed(old)
+    use_worker = size >= WORKER_MIN_BYTES and core_free() if worker is None else worker
+    source = (WorkerFile if use_worker else CheckedFile)(Job(path, fmt, cfg, classifier, max_bytes))
+    with source:  # a second process starts while the file is hashed
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
+        report = Report(header.id, path.name, sha, fmt)
+        if old is not None and old[4] == sha:
+            report.already_imported = True
+            return report
+        with transaction(conn):
+            _import(conn, source, header, report, now, on_reject, rejudge)
     return report
 
 
-def _run(
+def _import(
     conn: Any,
-    raws: Any,
-    manifest_id: str,
-    import_id: int,
-    classifier: CodeClassifier,
+    source: CheckedFile | WorkerFile,
+    header: Header,
     report: Report,
-    on_reject: Callable[[Reject], None] | None,
     now: int,
+    on_reject: Callable[[Reject], None] | None,
+    rejudge: Callable[[Any, str, int], int] | None,
 ) -> None:
-    """Check every line, write the good ones in batches, report the bad ones."""
+    """Write the file's lines in the caller's transaction and fill in the report."""
+    store.ensure_manifest(conn, header, now)
+    fresh = not store.has_lines(conn, header.id)
+    name, sha = report.source_name, report.sha256
+    import_id = store.start_import(conn, header.id, now, name, sha, report.format)
+    source.stamp(header.id, import_id, now)
+    writer = _Writer(conn, header.id, import_id, now, fresh, report, on_reject)
+    for batch in source:
+        writer.write(batch)
+    report.bytes = source.bytes
+    if report.rejected and not (report.inserted or report.updated or report.unchanged):
+        raise FileRejected(report)  # rolls back: the manifest stays as it was
+    if not fresh:
+        report.removed = store.remove_unlisted(conn, header.id, import_id, now)
+    store.finish_import(conn, import_id, vars(report))
+    store.finish_manifest(conn, header.id, now, name, sha)
+    if rejudge is not None and report.changed:
+        report.rejudged = rejudge(conn, header.id, now)
 
-    def reject(item: Reject) -> None:
-        report.rejected += 1
-        if len(report.rejects) < KEEP_REJECTS:
-            report.rejects.append(item)
-        if on_reject is not None:
-            on_reject(item)
 
-    batch: list[Line] = []
-    seen: list[str] = []  # ids of rejected lines: their stored values stand, not removed
+class _Writer:
+    """Stores the batches of one import and counts what they did in its report."""
 
-    def flush() -> None:
-        written = store.write_lines(conn, manifest_id, import_id, batch, now)
+    def __init__(
+        self,
+        conn: Any,
+        manifest_id: str,
+        import_id: int,
+        now: int,
+        fresh: bool,
+        report: Report,
+        on_reject: Callable[[Reject], None] | None,
+    ) -> None:
+        self.conn, self.manifest_id, self.import_id, self.now = conn, manifest_id, import_id, now
+        self.fresh, self.report, self.on_reject = fresh, report, on_reject
+
+    def write(self, batch: Batch) -> None:
+        """Report the batch's rejected lines, store its good ones, report ids listed twice."""
+        report = self.report
+        report.lines += batch.lines
+        for item in batch.rejects:
+            self.reject(item)
+        written = store.write_lines(self.conn, self.manifest_id, self.import_id, batch.rows,
+                                    self.now, self.fresh)  # fmt: skip
         report.inserted += written.inserted
         report.updated += written.updated
         report.unchanged += written.unchanged
-        for line, first in written.duplicates or []:
-            reject(Reject(line.line_no, "tracking_id",
-                          f"{line.tracking_id} is listed already, on line {first}"))  # fmt: skip
-        if seen:
-            store.mark_seen(conn, manifest_id, import_id, seen)
-        batch.clear()
-        seen.clear()
+        for line_no, tracking_id, first in written.duplicates:
+            self.reject(Reject(line_no, "tracking_id",
+                               f"{tracking_id} is listed already, on line {first}"))  # fmt: skip
+        if batch.seen and not self.fresh:
+            store.mark_seen(self.conn, self.manifest_id, self.import_id, batch.seen)
 
-    for raw in raws:
-        report.lines += 1
-        if raw.problem is not None:
-            reject(Reject(raw.line_no, *raw.problem))
-            continue
-        try:
-            batch.append(parse_line(raw.line_no, raw.fields, classifier))
-        except Invalid as exc:
-            reject(Reject(raw.line_no, exc.field, exc.reason))
-            known = _known_id(raw.fields.get("tracking_id"), classifier)
-            if known and exc.field != "tracking_id":
-                seen.append(known)
-        if len(batch) >= BATCH or len(seen) >= BATCH:
-            flush()
-    flush()
-
-
-def _known_id(text: str | None, classifier: CodeClassifier) -> str | None:
-    """Return the normalised id of a rejected line when its tracking id itself is fine."""
-    if not text:
-        return None
-    try:
-        return parse_line(0, {"tracking_id": text}, classifier).tracking_id
-    except Invalid:
-        return None
+    def reject(self, item: Reject) -> None:
+        """Count a rejected line, keep the first KEEP_REJECTS, pass each to on_reject."""
+        self.report.rejected += 1
+        if len(self.report.rejects) < KEEP_REJECTS:
+            self.report.rejects.append(item)
+        if self.on_reject is not None:
+            self.on_reject(item)

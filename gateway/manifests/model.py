@@ -29,6 +29,12 @@ class ManifestError(DockscanError):
     """A manifest header or file that cannot be imported at all."""
 
 
+class ManifestClosed(ManifestError):
+    """The manifest is closed: no file may change its lines, so its close-out report stands."""
+
+    exit_code = 4
+
+
 class Invalid(ValueError):
     """One field of one line is wrong: `field` names it, the message says why."""
 

@@ -1,56 +1,57 @@
 """Stream manifest files (CSV with a mapped header, JSON lines) in bounded memory.
 
-Each reader yields one Raw per data line: its first physical line number and its fields as
-text, or the problem that makes it unreadable. A line, field or column count above the
-configured bounds is rejected without being held whole; a file too big is refused outright.
+Each reader yields one Raw per data line: its first physical line number, its fields as text
+in MANIFEST_FIELDS order ('' for a field the file does not give), and the problem that makes it
+unreadable (else None). A line, field or column count above the configured bounds is rejected
+without being held whole; a file too big is refused outright.
 """
 
 import csv
-import hashlib
 import io
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import BinaryIO
 
 import orjson
 
 from dockscan.config import MANIFEST_FIELDS, ManifestsConfig
+from gateway.manifests.lines import chunked_lines
 from gateway.manifests.model import ManifestError
 
 READ_CHUNK = 1 << 20
 
 
-@dataclass
-class Raw:
-    """One data line as read: its fields, or (field, reason) when it cannot be read."""
+# (line number, the MANIFEST_FIELDS values, (field, reason) when the line cannot be read)
+Raw = tuple[int, tuple[str, ...], tuple[str, str] | None]
+NO_FIELDS = ("",) * len(MANIFEST_FIELDS)
 
-    line_no: int
-    fields: dict[str, str | None] = field(default_factory=dict)
-    problem: tuple[str, str] | None = None
+
+def problem(line_no: int, field: str, reason: str) -> Raw:
+    """Return a line that cannot be read: which field ('' for the whole line), and why."""
+    return line_no, NO_FIELDS, (field, reason)
 
 
 class Counted(io.RawIOBase):
-    """A binary stream that hashes what it reads and refuses to read past `max_bytes`."""
+    """A binary stream that counts what it reads and refuses to read past `max_bytes`."""
 
     def __init__(self, raw: BinaryIO, max_bytes: int) -> None:
-        self.raw, self.max_bytes = raw, max_bytes
-        self.sha256, self.bytes = hashlib.sha256(), 0
+        self.raw, self.max_bytes, self.bytes = raw, max_bytes, 0
 
     def readable(self) -> bool:
         """Return True: this stream is read only."""
         return True
 
     def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
-        """Read into `buffer`, counting and hashing the bytes."""
-        data = self.raw.read(len(buffer))
-        self.bytes += len(data)
+        """Read into `buffer`, counting the bytes."""
+        got = self.raw.readinto(buffer)  # type: ignore[attr-defined]
+        self.bytes += got
         if self.bytes > self.max_bytes:
             raise ManifestError(
                 f"file larger than manifests.max_file_mb ({self.max_bytes / 1e6:g} MB)"
             )
-        self.sha256.update(data)
-        buffer[: len(data)] = data
-        return len(data)
+        return got
 
 
 def buffered(counted: Counted) -> io.BufferedReader:
@@ -63,54 +64,39 @@ def read_csv(stream: io.BufferedReader, cfg: ManifestsConfig) -> Iterator[Raw]:
     limit = cfg.max_field_bytes
     csv.field_size_limit(limit)  # process-wide, and a sane bound for any reader
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    overlong: list[int] = []
-    reader = csv.reader(_bounded_lines(text, limit, overlong), delimiter=cfg.delimiter)
+    overlong: deque[int] = deque()  # numbers of the lines too long to read
+    lines = chain.from_iterable(chunked_lines(text, limit, overlong))
+    reader = csv.reader(lines, delimiter=cfg.delimiter)
     try:
         header = next(reader, None)
     except csv.Error as exc:
         raise ManifestError(f"line 1 (the header): {exc}") from None
     if header is None:
         raise ManifestError("the file is empty: a CSV manifest starts with its header")
-    index = _header_index(header, cfg, bool(overlong))
-    previous = reader.line_num
-    while True:
-        try:
-            row = next(reader, None)
-        except csv.Error as exc:
-            raise ManifestError(f"line {previous + 1}: {exc} (an unclosed quote?)") from None
-        if row is None:
-            return
-        start, previous = previous + 1, reader.line_num
-        if overlong:
-            overlong.clear()
-            yield Raw(start, problem=("", f"line longer than {limit} characters"))
-            continue
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > cfg.max_columns:
-            reason = f"{len(row)} columns, more than manifests.max_columns ({cfg.max_columns})"
-            yield Raw(start, problem=("", reason))
-        elif len(row) != len(header):
-            yield Raw(start, problem=("", f"{len(row)} columns, the header has {len(header)}"))
-        else:
-            yield Raw(start, {name: row[i] for name, i in index.items()})
-
-
-def _bounded_lines(text: io.TextIOWrapper, limit: int, overlong: list[int]) -> Iterator[str]:
-    """Yield physical lines; one longer than `limit` is skipped unread and noted in `overlong`."""
-    number = 0
-    while True:
-        line = text.readline(limit)
-        if not line:
-            return
-        number += 1
-        if len(line) >= limit and not line.endswith(("\n", "\r")):
-            while (more := text.readline(limit)) and not more.endswith(("\n", "\r")):
+    index = _header_index(header, cfg, bool(overlong) and overlong[0] <= reader.line_num)
+    columns = len(header)  # a field the header lacks reads the '' appended to each row
+    pick = itemgetter(*(index.get(name, columns) for name in MANIFEST_FIELDS))
+    start = reader.line_num + 1  # the first physical line of the next row
+    try:
+        for row in reader:
+            end = reader.line_num
+            if overlong and overlong[0] <= end:
+                while overlong and overlong[0] <= end:
+                    overlong.popleft()
+                yield problem(start, "", f"line longer than {limit} characters")
+            elif not "".join(row).strip():
                 pass
-            overlong.append(number)
-            yield "\n"
-            continue
-        yield line
+            elif len(row) == columns:
+                row.append("")
+                yield start, pick(row), None
+            elif len(row) > cfg.max_columns:
+                reason = f"{len(row)} columns, more than manifests.max_columns ({cfg.max_columns})"
+                yield problem(start, "", reason)
+            else:
+                yield problem(start, "", f"{len(row)} columns, the header has {columns}")
+            start = end + 1
+    except csv.Error as exc:
+        raise ManifestError(f"line {start}: {exc} (an unclosed quote?)") from None
 
 
 def _header_index(header: list[str], cfg: ManifestsConfig, overlong: bool) -> dict[str, int]:
@@ -153,7 +139,7 @@ def read_jsonl(stream: io.BufferedReader, cfg: ManifestsConfig) -> Iterator[Raw]
         if len(line) >= limit and not line.endswith(b"\n"):
             while (more := stream.readline(limit)) and not more.endswith(b"\n"):
                 pass
-            yield Raw(number, problem=("", f"line longer than {limit} bytes"))
+            yield problem(number, "", f"line longer than {limit} bytes")
             continue
         if number == 1:
             line = line.removeprefix(b"\xef\xbb\xbf")
@@ -167,23 +153,25 @@ def _json_line(number: int, line: bytes, cfg: ManifestsConfig) -> Raw:
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Raw(number, problem=("", f"not valid UTF-8 (at byte {exc.start})"))
+        return problem(number, "", f"not valid UTF-8 (at byte {exc.start})")
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return Raw(number, problem=("", f"not JSON: {exc}"))
+        return problem(number, "", f"not JSON: {exc}")
     if not isinstance(data, dict):
-        return Raw(number, problem=("", "not a JSON object"))
+        return problem(number, "", "not a JSON object")
     if len(data) > cfg.max_columns:
         reason = f"{len(data)} keys, more than manifests.max_columns ({cfg.max_columns})"
-        return Raw(number, problem=("", reason))
-    fields: dict[str, str | None] = {}
+        return problem(number, "", reason)
+    fields: list[str] = []
     for name in MANIFEST_FIELDS:
         value = data.get(name)
-        if value is None or isinstance(value, str):
-            fields[name] = value
+        if value is None:
+            fields.append("")
+        elif isinstance(value, str):
+            fields.append(value)
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            fields[name] = str(value)
+            fields.append(str(value))
         else:
-            return Raw(number, problem=(name, "must be text or a number"))
-    return Raw(number, fields)
+            return problem(number, name, "must be text or a number")
+    return number, tuple(fields), None

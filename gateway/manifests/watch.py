@@ -6,7 +6,8 @@ Under manifests.drop_folder:
     processing/<gateway>/  claimed by one gateway with an atomic rename, so several gateways
                            may share the folder and each file is imported once
     done/                  imported (some lines may be rejected), with <name>.report.json
-    rejected/              nothing imported (bad name, too big, no header), with its report
+    rejected/              nothing imported (bad name, too big, no header, every line
+                           rejected, the manifest closed), with its report
 
 Dotfiles, empty files, symlinks and the temporary names SFTP clients write to (.part,
 .filepart, .tmp, .partial) are never taken. The manifest header comes from the file name
@@ -36,7 +37,7 @@ from dockscan.config import SiteConfig
 from dockscan.errors import StoreError
 from dockscan.ids import iso_ms, utcnow
 from gateway.db import is_postgres
-from gateway.manifests.importer import classifier_for, import_manifest
+from gateway.manifests.importer import FileRejected, classifier_for, import_manifest
 from gateway.manifests.intake import header_for_name, header_json, report_json
 from gateway.manifests.model import ManifestError
 from gateway.outage import one_line
@@ -281,6 +282,9 @@ class DropWatcher:
             header, fmt = header_for_name(name)
             report = import_manifest(self.conn, path, header, self.manifests, self.classifier,
                                      fmt=fmt, rejudge=self.rejudge)  # fmt: skip
+        except FileRejected as exc:  # filed with every line's reason
+            body = {"error": str(exc), "manifest": header_json(header), **report_json(exc.report)}
+            return self._file(path, "rejected", body)
         except ManifestError as exc:
             return self._file(path, "rejected", {"error": str(exc)})
         except TRANSIENT as exc:

@@ -23,7 +23,7 @@ from dockscan.errors import StoreError
 from gateway.clock import now_ms
 from gateway.db import is_postgres
 from gateway.manifests import closeout
-from gateway.manifests.importer import classifier_for, import_manifest
+from gateway.manifests.importer import FileRejected, classifier_for, import_manifest
 from gateway.manifests.intake import (
     format_for_name,
     header_for,
@@ -31,7 +31,7 @@ from gateway.manifests.intake import (
     header_json,
     report_json,
 )
-from gateway.manifests.model import Header, ManifestError
+from gateway.manifests.model import Header, ManifestClosed, ManifestError
 from gateway.reconcile.matcher import rejudger
 from gateway.store import open_db
 from gateway.web import web
@@ -136,6 +136,10 @@ def upload() -> Any:
             shutil.rmtree(folder, ignore_errors=True)
     except RequestEntityTooLarge:
         _too_big()
+    except ManifestClosed as exc:
+        return {"error": str(exc)}, 409
+    except FileRejected as exc:
+        return {"error": str(exc), "manifest": header_json(header), **report_json(exc.report)}, 422
     except ManifestError as exc:
         return {"error": str(exc)}, 400
     return {"manifest": header_json(header), **report_json(report)}

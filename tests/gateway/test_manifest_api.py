@@ -141,6 +141,37 @@ def test_a_bad_header_is_refused_with_its_reason(
     assert web_site.conn.execute("SELECT count(*) FROM manifests").fetchone()[0] == 0
 
 
+def test_every_line_rejected_is_422_and_a_closed_manifest_409(
+    client: FlaskClient, web_site: WebSite
+) -> None:
+    bad = csv_body(["RR123456784CN,1", f"{s10(1)},abc"])
+    resp = client.post(URL, query_string=MAWB, data=bad, content_type="text/csv", headers=OP)
+    assert resp.status_code == 422, resp.json
+    got = resp.json
+    assert got["error"] == (
+        "manifest mawb:176-12345675: upload.csv: all 2 lines rejected, nothing imported"
+    )
+    assert (got["manifest"]["id"], got["lines"], got["rejected"]) == ("mawb:176-12345675", 2, 2)
+    assert [r["field"] for r in got["rejects"]] == ["tracking_id", "declared_kg"]
+    schema = yaml.safe_load(SPEC.read_text())["components"]["schemas"]["ManifestReport"]
+    assert set(schema["required"]) <= set(got) <= {*schema["properties"], "error"}
+    assert web_site.conn.execute("SELECT count(*) FROM manifests").fetchone()[0] == 0
+    body = csv_body([f"{s10(1)},1.5"])
+    assert client.post(URL, query_string=MAWB, data=body, content_type="text/csv",
+                       headers=OP).status_code == 200  # fmt: skip
+    closed = client.post(URL + "/mawb:176-12345675/close", json={"actor": "carol"}, headers=OP)
+    assert closed.status_code == 200, closed.json
+    for again in (body, csv_body([f"{s10(1)},1.5", f"{s10(2)},2"])):
+        resp = client.post(URL, query_string=MAWB, data=again, content_type="text/csv",
+                           headers=OP)  # fmt: skip
+        assert resp.status_code == 409, resp.json
+        assert resp.json["error"].startswith("manifest 'mawb:176-12345675' was closed at ")
+        assert "by carol: no file may change its lines any more" in resp.json["error"]
+    assert lines(web_site) == [(2, s10(1))]
+    responses = yaml.safe_load(SPEC.read_text())["paths"][URL]["post"]["responses"]
+    assert {"409", "422"} <= set(responses)
+
+
 def test_a_file_over_max_file_mb_is_refused(client: FlaskClient, web_site: WebSite) -> None:
     big = csv_body(good_rows(16000), HEADER)
     assert len(big) > 1_100_000

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from dockscan.config import SiteConfig, parse_config
+from gateway.manifests import closeout
 from gateway.manifests.intake import header_for_name
 from gateway.manifests.model import ManifestError
 from gateway.manifests.watch import Busy, DropWatcher, ignored
@@ -178,6 +179,30 @@ def test_a_good_file_goes_to_done_with_its_report_and_its_lines_stored(
     assert stored(db, "flight:LH8400/2026-11-27") == 2
     imports = db.execute("SELECT source_name, lines FROM manifest_imports").fetchall()
     assert [tuple(r) for r in imports] == [("flight_LH8400_2026-11-27.csv", 4)]
+
+
+def test_a_file_of_rejected_lines_and_one_for_a_closed_manifest_go_to_rejected(
+    drop: Path, db: Any, watcher: DropWatcher
+) -> None:
+    write(drop / "bag_B1.csv", ["RR123456784CN,1", f"{s10(1)},abc"], SHORT)
+    [outcome] = watcher.poll()
+    assert (outcome.status, outcome.path) == ("rejected", drop / "rejected" / "bag_B1.csv")
+    got = report(outcome.path)
+    assert got["error"] == "manifest bag:B1: bag_B1.csv: all 2 lines rejected, nothing imported"
+    assert (got["manifest"]["id"], got["lines"], got["rejected"]) == ("bag:B1", 2, 2)
+    assert [r["line_no"] for r in got["rejects"]] == [2, 3]
+    assert db.execute("SELECT count(*) FROM manifests").fetchone()[0] == 0
+    write(drop / MAWB, [f"{s10(1)},1.5"], SHORT)
+    assert [o.status for o in watcher.poll()] == ["done"]
+    closeout.close(db, "mawb:176-12345675", "dave", 1_764_000_000_000, "T1")
+    write(drop / MAWB, [f"{s10(1)},1.5", f"{s10(2)},2"], SHORT)
+    [outcome] = watcher.poll()
+    assert (outcome.status, outcome.path.parent.name) == ("rejected", "rejected")
+    assert report(outcome.path)["error"] == (
+        "manifest 'mawb:176-12345675' was closed at 2025-11-24 16:00:00 UTC by dave: no file may"
+        " change its lines any more, so its close-out report stands"
+    )
+    assert stored(db) == 1
 
 
 def test_the_same_name_again_never_overwrites_an_earlier_file(

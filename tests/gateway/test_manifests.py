@@ -10,8 +10,9 @@ import pytest
 
 from dockscan.codes import CodeClassifier, s10_with_check
 from dockscan.config import ManifestsConfig, parse_config
-from gateway.manifests.importer import Report, import_manifest
-from gateway.manifests.model import Header, ManifestError, make_header
+from gateway.manifests import closeout
+from gateway.manifests.importer import FileRejected, Report, import_manifest
+from gateway.manifests.model import Header, ManifestClosed, ManifestError, make_header
 from gateway.store import open_db
 
 CFG = ManifestsConfig()
@@ -228,10 +229,40 @@ def test_closed_manifest_and_other_unit_are_refused(conn: Any, tmp_path: Path) -
     other = make_header(uld="AKE12345CZ", manifest_id="mawb:176-12345675")
     with pytest.raises(ManifestError, match="is the mawb"):
         run(conn, write(tmp_path / "m2.csv", good_rows(3)), header=other)
-    conn.execute("UPDATE manifests SET state = 'closed'")
-    with pytest.raises(ManifestError, match="closed"):
-        run(conn, write(tmp_path / "m2.csv", good_rows(3)))
-    assert len(lines(conn)) == 2
+    closeout.close(conn, "mawb:176-12345675", "alice", 1_764_000_000_000, "T1")
+    for again, worker in ((write(tmp_path / "m2.csv", good_rows(3)), True), (path, False)):
+        with pytest.raises(ManifestClosed) as err:
+            run(conn, again, worker=worker)
+        assert str(err.value) == (
+            "manifest 'mawb:176-12345675' was closed at 2025-11-24 16:00:00 UTC by alice: no file"
+            " may change its lines any more, so its close-out report stands"
+        )
+    assert len(lines(conn)) == 2 and count(conn, "manifest_imports") == 1
+    assert err.value.exit_code == 4
+
+
+@pytest.mark.parametrize("worker", [False, True])
+def test_a_file_whose_every_line_is_rejected_writes_nothing(
+    conn: Any, tmp_path: Path, worker: bool
+) -> None:
+    bad = ["RR123456784CN,1,,,,,,,,bad check digit", f"{s10(1)},-1,,,,,,,,negative", ""]
+    with pytest.raises(FileRejected) as err:
+        run(conn, write(tmp_path / "bad.csv", bad), worker=worker)
+    assert str(err.value) == (
+        "manifest mawb:176-12345675: bad.csv: all 2 lines rejected, nothing imported"
+    )
+    assert (err.value.report.lines, err.value.report.rejected, err.value.exit_code) == (2, 2, 3)
+    assert [(r.line_no, r.field) for r in err.value.report.rejects] == [
+        (2, "tracking_id"), (3, "declared_kg")]  # fmt: skip
+    assert count(conn, "manifests") == 0 and count(conn, "manifest_imports") == 0
+    first = run(conn, write(tmp_path / "m.csv", good_rows(3)), worker=worker)
+    semicolons = [row.replace(",", ";") for row in good_rows(3)]  # the wrong delimiter
+    with pytest.raises(FileRejected, match="all 3 lines rejected"):
+        run(conn, write(tmp_path / "m2.csv", semicolons), worker=worker)
+    assert set(lines(conn)) == {s10(0), s10(1), s10(2)}  # none marked removed
+    assert not any(removed for *_, removed in lines(conn).values())
+    assert count(conn, "manifest_imports") == 1 and count(conn, "manifest_line_history") == 0
+    assert conn.execute("SELECT sha256 FROM manifests").fetchone()[0] == first.sha256
 
 
 def test_cli_imports_and_reports(store_target: str, tmp_path: Path) -> None:
@@ -252,6 +283,49 @@ def test_cli_imports_and_reports(store_target: str, tmp_path: Path) -> None:
     bad = subprocess.run([*argv[:7], "--mawb", "176-12345676", "-c", str(conf)],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 1 and "check digit" in bad.stderr
+
+
+def test_cli_refuses_a_file_of_rejected_lines_and_a_closed_manifest(
+    store_target: str, tmp_path: Path
+) -> None:
+    conf = tmp_path / "site.toml"
+    conf.write_text(f'[site]\nid = "T1"\n[gateway]\ndatabase = "{store_target}"\n')
+    open_db(store_target).close()
+    short = "tracking_id,declared_kg"
+    cli = [sys.executable, "-m", "dockscan", "gateway", "manifest", "import", "--mawb",
+           "176-12345675", "-c", str(conf)]  # fmt: skip
+
+    def dockscan(path: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli, str(path), *args], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+
+    bad = write(tmp_path / "bad.csv", ["RR123456784CN,1", f"{s10(1)},abc"], short)
+    done = dockscan(bad)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"{bad}: line 2, tracking_id: 'RR123456784CN': S10 mod-11 check failed",
+        f"{bad}: line 3, declared_kg: 'abc' is not a number",
+        "error: manifest mawb:176-12345675: bad.csv: all 2 lines rejected, nothing imported",
+    ]
+    as_json = dockscan(bad, "--json")
+    got = json.loads(as_json.stdout)
+    assert as_json.returncode == 3 and (got["rejected"], got["inserted"]) == (2, 0)
+    assert got["error"].endswith("all 2 lines rejected, nothing imported")
+    assert [r["line_no"] for r in got["rejects"]] == [2, 3]
+    good = write(tmp_path / "good.csv", [f"{s10(1)},1.5"], short)
+    assert dockscan(good).returncode == 0
+    conn = open_db(store_target)
+    try:
+        closeout.close(conn, "mawb:176-12345675", "bob", 1_764_000_000_000, "T1")
+    finally:
+        conn.close()
+    closed = dockscan(write(tmp_path / "more.csv", [f"{s10(1)},1.5", f"{s10(2)},2"], short))
+    assert closed.returncode == 4 and closed.stdout == ""
+    assert closed.stderr == (
+        "error: manifest 'mawb:176-12345675' was closed at 2025-11-24 16:00:00 UTC by bob: no"
+        " file may change its lines any more, so its close-out report stands\n"
+    )
 
 
 def test_cli_lists_and_shows_manifests(store_target: str, tmp_path: Path) -> None:
@@ -288,3 +362,68 @@ def test_cli_lists_and_shows_manifests(store_target: str, tmp_path: Path) -> Non
     assert len(dockscan("show", "uld:AKE12345CZ", "--limit", "2").stdout.splitlines()) == 2
     missing = dockscan("show", "mawb:000-00000000")
     assert missing.returncode != 0 and "no manifest 'mawb:000-00000000'" in missing.stderr
+
+
+def mixed_rows(n: int) -> list[str]:
+    """Return n data rows: mostly good, some rejected, some ids listed twice across batches."""
+    rows = good_rows(n)
+    for i in range(0, n, 97):
+        rows[i] = rows[i].replace(",BE,", ",ZZ,")  # bad country: the id is known
+    for i in range(50, n, 501):
+        rows[i] = f"{s10(i - 2100 if i > 2100 else i - 1)},1,,,,,,,,twice"
+    rows[7] = "RR123456784CN,1,,,,,,,,bad check digit"
+    return rows
+
+
+def children() -> list[int]:
+    """Return the pids of this process's children (its threads' too)."""
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def test_second_process_imports_exactly_as_in_process(conn: Any, tmp_path: Path) -> None:
+    path = write(tmp_path / "m.csv", mixed_rows(6000))
+    here = make_header(bag="HERE")
+    there = make_header(bag="THERE")
+    got = {}
+    for header, worker in ((here, False), (there, True)):
+        first = run(conn, path, header=header, worker=worker)
+        rows = mixed_rows(6000)
+        rows[10] = rows[10].replace("item 10", "item 10 corrected")
+        del rows[20]
+        fixed = run(conn, write(tmp_path / f"m-{worker}.csv", rows), header=header, worker=worker)
+        got[worker] = [
+            {k: v for k, v in vars(r).items() if k not in ("manifest_id", "sha256", "source_name")}
+            for r in (first, fixed)
+        ]
+        got[worker].append(sorted(lines(conn, header.id).items()))
+    assert got[True] == got[False]
+    first, fixed, _ = got[True]
+    # 61 bad countries, 1 bad check digit, 11 ids listed twice (one's first line was rejected)
+    assert (first["lines"], first["inserted"], first["rejected"]) == (6000, 5927, 73)
+    assert (fixed["updated"], fixed["removed"], fixed["unchanged"]) == (1, 1, 5925)
+    assert "is listed already, on line" in str(first["rejects"][-1])
+
+
+def test_second_process_refusing_the_file_midway_writes_nothing(conn: Any, tmp_path: Path) -> None:
+    rows = good_rows(5000) + [f'{s10(9000)},1,,,,,,,,"unclosed'] + ["x" * 100] * 5
+    cfg = ManifestsConfig(max_field_bytes=256)
+    with pytest.raises(ManifestError, match=r"line 5002: field larger than field limit"):
+        run(conn, write(tmp_path / "m.csv", rows), cfg=cfg, worker=True)
+    assert count(conn, "manifest_lines") == 0 and count(conn, "manifest_imports") == 0
+    assert children() == []
+
+
+def test_second_process_is_stopped_when_the_import_fails(conn: Any, tmp_path: Path) -> None:
+    def fail(reject: Any) -> None:
+        raise RuntimeError(f"stop at {reject}")
+
+    rows = good_rows(9000)
+    rows.insert(3000, "RR123456784CN,1")
+    path = write(tmp_path / "m.csv", rows)
+    with pytest.raises(RuntimeError, match="stop at line 3002"):
+        run(conn, path, worker=True, on_reject=fail)
+    assert children() == []
+    assert count(conn, "manifest_lines") == 0
