@@ -19,9 +19,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
-from dockscan.errors import StoreError
 from gateway.clock import now_ms
-from gateway.db import is_postgres
 from gateway.manifests import closeout
 from gateway.manifests.importer import FileRejected, classifier_for, import_manifest
 from gateway.manifests.intake import (
@@ -33,9 +31,9 @@ from gateway.manifests.intake import (
 )
 from gateway.manifests.model import Header, ManifestClosed, ManifestError
 from gateway.reconcile.matcher import rejudger
-from gateway.store import open_db
 from gateway.web import web
 from gateway.web.auth import operator_required
+from gateway.web.writer import writer
 
 bp = Blueprint("manifests", __name__, url_prefix="/api/v1")
 CHUNK = 1 << 20
@@ -92,14 +90,6 @@ def _copy(source: IO[bytes], path: Path) -> int:
     return total
 
 
-def _writer() -> Any:
-    """Open a writing connection to the store (the web's own connections are read-only)."""
-    gw = web().cfg.gateway
-    if not is_postgres(gw.database) and not Path(gw.database).exists():
-        raise StoreError(f"no database at {gw.database}")
-    return open_db(gw.database, gw.database_password())
-
-
 @bp.route("/manifests", methods=["POST"])
 @operator_required
 def upload() -> Any:
@@ -125,7 +115,7 @@ def upload() -> Any:
             path = folder / (secure_filename(name) or f"upload.{fmt}")
             _copy(source, path)
             with _imports:
-                conn = _writer()
+                conn = writer()
                 try:
                     codes = classifier_for(cfg)
                     report = import_manifest(conn, path, header, cfg.manifests, codes, fmt=fmt,
@@ -152,7 +142,7 @@ def close(manifest_id: str) -> Any:
     body = request.get_json(silent=True) or {}
     who = str(body.get("actor") or request.values.get("actor") or f"api:{request.remote_addr}")
     with _imports:
-        conn = _writer()
+        conn = writer()
         try:
             result = closeout.close(conn, manifest_id, who[:64], now_ms(), web().cfg)
         except closeout.UnknownManifest as exc:
