@@ -284,6 +284,20 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX outbound_pending ON outbound (published_ms, id);
     ALTER TABLE manifests ADD COLUMN closed_by TEXT;
     """,
+    7: """
+    -- Parcels waiting for their verdict (gateway/reconcile/queue.py): the ingest adds a row per
+    -- new parcel with a usable code in the parcel's own transaction; the reconciler process
+    -- stores the verdicts and deletes the rows in one transaction, so a SIGKILL anywhere loses
+    -- no verdict and decides none twice. Only the rowid is indexed: rows are read in id order.
+    CREATE TABLE verdict_queue (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        tracking_id TEXT NOT NULL,           -- normalised, as verdicts.tracking_id
+        station TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,              -- the parcel's capture time
+        measured_kg REAL                     -- its stable weight (NULL: none)
+    );
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 SET_VERSION_SQL = (

@@ -103,7 +103,7 @@ def test_version_2_dead_letters_are_migrated(tmp_path: Path) -> None:
         )
     conn.close()
     db = open_db(path)
-    assert schema_version(db) == SCHEMA_VERSION == 6
+    assert schema_version(db) == SCHEMA_VERSION == 7
     row = db.execute("SELECT topic, reason, digest, repeats, last_ms FROM dead_letters")
     assert row.fetchall() == [("t", "old", None, 1, 7)]
     db.close()
