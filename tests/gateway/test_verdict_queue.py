@@ -14,6 +14,7 @@ from gateway.manifests.importer import import_manifest
 from gateway.manifests.model import make_header
 from gateway.reconcile import queue
 from gateway.reconcile.matcher import QueueRace, Reconciler, verdict_batch_json
+from gateway.reconcile.worker import judge_pending
 from gateway.retention import purge_by_age
 from gateway.store import Batch, Store, transaction
 from tests.gateway.test_reconcile import HEADER, event, manifest, s10, site
@@ -155,6 +156,24 @@ def test_retention_takes_a_queued_parcel_out_of_the_queue(queued: Store) -> None
     queued.write(Batch(parcels=[(old, old.to_json(), 0)]))
     assert purge_by_age(queued.conn, now_ms() + 1).parcels == 1
     assert count(queued, "verdict_queue") == 0 and drain(queued) == {}
+
+
+def test_a_close_judges_the_queue_first(queued: Store, tmp_path: Path) -> None:
+    """The parcels stored before a close-out count in its report, judged or not yet."""
+    from gateway.manifests.closeout import close, report
+
+    manifest(queued.conn, tmp_path, {s10(1): 1.0, s10(2): 1.0})
+    e = event(s10(1), 1.0)
+    queued.write(Batch(parcels=[(e, e.to_json(), 0)]))
+    cfg = site("x")
+    assert judge_pending(queued.conn, cfg) == 1
+    done = close(queued.conn, "mawb:176-12345675", "alice", now_ms(), cfg)
+    assert (done.seen, done.expected) == (1, 2)
+    assert (report(queued.conn, "mawb:176-12345675").seen, count(queued, "verdict_queue")) == (1, 0)
+    kind, station = queued.conn.execute(
+        "SELECT kind, station FROM outbound ORDER BY id"
+    ).fetchall()[0]
+    assert (kind, station) == ("verdict", "st1")  # the lease holder publishes it
 
 
 def test_the_queue_reports_its_depth(queued: Store) -> None:
