@@ -288,9 +288,10 @@ MIGRATIONS: dict[int, str] = {
     -- Parcels waiting for their verdict (gateway/reconcile/queue.py): the ingest adds a row per
     -- new parcel with a usable code in the parcel's own transaction; the reconciler process
     -- stores the verdicts and deletes the rows in one transaction, so a SIGKILL anywhere loses
-    -- no verdict and decides none twice. Only the rowid is indexed: rows are read in id order.
+    -- no verdict and decides none twice. Only the id is indexed: rows are read in id order. An
+    -- id is never used twice (AUTOINCREMENT): a reconciler deletes the rows it read by id.
     CREATE TABLE verdict_queue (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         event_id TEXT NOT NULL,
         tracking_id TEXT NOT NULL,           -- normalised, as verdicts.tracking_id
         station TEXT NOT NULL,

@@ -120,7 +120,7 @@ class Reconciler:
 
         The verdicts are decided from a read snapshot while the ingest keeps writing; then,
         under the lock, they are stored if the inputs of a decision (open manifests and their
-        imports, holds, verdicts) are still as read, else decided again first.
+        imports, holds, verdicts) are still as read, else the queue is read and decided again.
         """
         conn.execute("BEGIN")  # a read snapshot: no writer lock
         try:
@@ -134,7 +134,8 @@ class Reconciler:
             return {}
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if inputs(conn) != before:
+            if inputs(conn) != before:  # read the queue again too: another may have judged it
+                ids, sightings = queue.take(conn, limit)
                 judged = self.plan(conn, sightings, now)
             self.record(conn, judged, now)
             _remove(conn, ids)

@@ -185,32 +185,38 @@ def test_the_queue_reports_its_depth(queued: Store) -> None:
 
 
 def test_two_reconcilers_on_one_store_judge_each_parcel_once(store_target: str) -> None:
-    """Two reconciler processes of two gateways: every verdict stored and published once."""
+    """Two gateways' reconcilers while the ingest writes: every verdict stored and sent once."""
     cfg = site(store_target)
-    with Store(store_target, reconciler=Reconciler(cfg, CodeClassifier()), judge=False) as store:
-        events = [event(s10(i % 1500), 1.0, station=f"st{1 + i % 2}", at=i) for i in range(3000)]
-        for i in range(0, len(events), 500):
-            store.write(Batch(parcels=[(e, e.to_json(), 0) for e in events[i : i + 500]]))
+    events = [event(s10(i % 1500), 1.0, station=f"st{1 + i % 2}", at=i) for i in range(3000)]
     published: list[str] = []
-    lock = threading.Lock()
+    lock, written = threading.Lock(), threading.Event()
+
+    def ingest() -> None:
+        with Store(store_target, reconciler=Reconciler(cfg, CodeClassifier()), judge=False) as s:
+            for i in range(0, len(events), 100):
+                s.write(Batch(parcels=[(e, e.to_json(), 0) for e in events[i : i + 100]]))
+        written.set()
 
     def reconcile() -> None:
         with Store(store_target, reconciler=Reconciler(cfg, CodeClassifier())) as mine:
             while True:
+                done = written.is_set()
                 try:
-                    judged = drain(mine, limit=200)
+                    judged = drain(mine, limit=70)
                 except QueueRace:
                     continue
-                if not judged:
-                    return
                 with lock:
                     published.extend(v["event_id"] for vs in judged.values() for v in vs)
+                if not judged and done:
+                    return
 
-    workers = [threading.Thread(target=reconcile) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
+    with Store(store_target):
+        pass  # one migration before the threads open the store
+    threads = [threading.Thread(target=f) for f in (ingest, reconcile, reconcile)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
     with Store(store_target) as store:
         assert count(store, "verdicts") == 3000 and count(store, "verdict_queue") == 0
         duplicates = store.conn.execute(
@@ -218,3 +224,14 @@ def test_two_reconcilers_on_one_store_judge_each_parcel_once(store_target: str) 
         ).fetchone()[0]
     assert sorted(published) == sorted(e.event_id for e in events)
     assert duplicates == 1500  # each id's later sighting, whichever reconciler judged which
+
+
+def test_a_queue_id_is_never_used_twice(queued: Store) -> None:
+    """A reconciler deletes the rows it read by id: a new row must not take a judged one's."""
+    first = event(s10(1), 1.0)
+    queued.write(Batch(parcels=[(first, first.to_json(), 0)]))
+    drain(queued)
+    second = event(s10(2), 1.0, at=1)
+    queued.write(Batch(parcels=[(second, second.to_json(), 0)]))
+    ids = queued.conn.execute("SELECT id FROM verdict_queue").fetchall()
+    assert ids[0][0] > 1
