@@ -85,8 +85,10 @@ class Reconciler:
         """Return what reconciliation needs of an event, or None when it has no usable code."""
         if event.outcome not in JUDGED:
             return None
-        code = next((b for b in event.barcodes if b.check_ok is not False), None)
-        if code is None:
+        for code in event.barcodes:  # the first whose check did not fail
+            if code.check_ok is not False:
+                break
+        else:
             return None
         if code.kind in CANONICAL_KINDS and CANONICAL.match(code.text):
             value = code.text  # already the normalised form tracking_id() would give
