@@ -151,9 +151,7 @@ def main() -> None:
             for r in range(args.runs):
                 for case in CASES:
                     if pg is not None:
-                        name = f"rec{r}{case}"
-                        pg.create_database(name)
-                        target = pg.url(name)
+                        target = pg.url(pg.create_database(), password=True)
                     else:
                         target = str(workdir / f"run{r}-{case}.db")
                     got = run(target, workdir, evs, args.batch, case)

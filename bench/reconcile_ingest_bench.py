@@ -67,6 +67,7 @@ def case(workdir: Path, files: list, stations: int, events: int, reconcile: bool
                            check=True, capture_output=True)  # fmt: skip
         ingest_before = cpu_seconds(run.proc.pid)
         others_before = {p: cpu_seconds(p) for p in proc_tree(run.proc.pid)[1:]}
+        server_before = run._server_cpu()
         loadgen.blast(run.port, SITE, stations, events, codes=True)
         run.wait_committed(events, 600)
         if reconcile:
@@ -75,6 +76,8 @@ def case(workdir: Path, files: list, stations: int, events: int, reconcile: bool
         ingest_cpu = cpu_seconds(run.proc.pid) - ingest_before
         others = proc_tree(run.proc.pid)[1:]
         reconciler_cpu = sum(cpu_seconds(p) - others_before.get(p, 0.0) for p in others)
+        server = run._server_cpu()
+        server_cpu = sum(t - server_before.get(p, 0.0) for p, t in server.items())
         verdicts = run.store.rows("SELECT match, count(*) FROM verdicts GROUP BY 1")
         last_verdict = run.store.rows("SELECT max(decided_ms) FROM verdicts")[0][0]
         lags = [r[0] for r in run.store.rows(
@@ -90,6 +93,7 @@ def case(workdir: Path, files: list, stations: int, events: int, reconcile: bool
     figures["verdicts"] = dict(verdicts)
     figures["ingest_us"] = ingest_cpu / events * 1e6
     figures["reconciler_us"] = reconciler_cpu / events * 1e6
+    figures["db_cpu_us"] = server_cpu / events * 1e6  # the blast only, not the imports
     figures["lag_p50"], figures["lag_p99"] = pct(lags, 50), pct(lags, 99)
     return figures
 
@@ -114,7 +118,8 @@ def main() -> None:
                     rates[reconcile].append(got)
                     print(f"run {r + 1} reconciliation {'on ' if reconcile else 'off'}:"
                           f" {got['per_s']:,.0f} events/s, CPU/event ingest"
-                          f" {got['ingest_us']:.0f} us + reconciler {got['reconciler_us']:.0f} us,"
+                          f" {got['ingest_us']:.0f} us + reconciler {got['reconciler_us']:.0f} us"
+                          f" (PostgreSQL server {got['db_cpu_us']:.0f} us),"
                           f" verdict lag p50/p99 {got['lag_p50']:.0f}/{got['lag_p99']:.0f} ms,"
                           f" verdicts {got['verdicts'] or '-'}", flush=True)  # fmt: skip
     finally:

@@ -33,8 +33,12 @@ def enqueue(conn: Any, sightings: list[Sighting]) -> None:
 
 
 def pending(conn: Any) -> bool:
-    """Return whether any parcel waits for its verdict."""
-    return conn.execute("SELECT 1 FROM verdict_queue LIMIT 1").fetchone() is not None
+    """Return whether any parcel waits for its verdict (polled: through the id index only).
+
+    min(id) reads the index's first live entry on both stores; PostgreSQL would otherwise scan
+    the heap, which the queue's inserts and deletes fill with dead rows until a vacuum.
+    """
+    return conn.execute("SELECT min(id) FROM verdict_queue").fetchone()[0] is not None
 
 
 def depth(conn: Any) -> int:
