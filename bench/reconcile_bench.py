@@ -99,12 +99,15 @@ def run(target: str, workdir: Path, evs: list[ParcelEvent], batch: int, case: st
     payloads = [(e, e.to_json(), 0) for e in evs]
     out = {}
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(payloads), batch):
             store.write(Batch(parcels=payloads[i : i + batch]))
         out["write"] = len(evs) / (time.perf_counter() - start)
+        out["write_us"] = (time.process_time() - cpu) / len(evs) * 1e6
         if case == "queued":
+            cpu = time.process_time()
             out["judge"] = len(evs) / judge_queue(store)
+            out["judge_us"] = (time.process_time() - cpu) / len(evs) * 1e6
         if case != "off":
             judged = store.conn.execute("SELECT count(*) FROM verdicts").fetchone()[0]
             assert judged == len(evs), f"{judged} verdicts for {len(evs)} events"
@@ -156,11 +159,12 @@ def main() -> None:
                         target = str(workdir / f"run{r}-{case}.db")
                     got = run(target, workdir, evs, args.batch, case)
                     rates[case].append(got)
-                    extra = (
-                        f", queue judged at {got['judge']:,.0f} events/s" if "judge" in got else ""
-                    )
-                    print(f"run {r + 1} {CASES[case]}: {got['write']:,.0f} events/s{extra}",
-                          flush=True)  # fmt: skip
+                    extra = ""
+                    if "judge" in got:
+                        extra = (f", queue judged at {got['judge']:,.0f} events/s,"
+                                 f" {got['judge_us']:.1f} us CPU/event")  # fmt: skip
+                    print(f"run {r + 1} {CASES[case]}: {got['write']:,.0f} events/s,"
+                          f" {got['write_us']:.1f} us CPU/event{extra}", flush=True)  # fmt: skip
     finally:
         if pg is not None:
             pg.stop()
@@ -168,13 +172,16 @@ def main() -> None:
     def med(case: str, key: str = "write") -> float:
         return statistics.median(g[key] for g in rates[case])
 
-    off = med("off")
+    off, off_us = med("off"), med("off", "write_us")
     print(f"\n{args.store}, {args.events:,} events in batches of {args.batch}, two"
-          f" {LINES:,}-line manifests loaded, median of {args.runs}:")  # fmt: skip
-    print(f"  without reconciliation:    {off:,.0f} events/s (baseline)")
+          f" {LINES:,}-line manifests, median of {args.runs} (rate; CPU per event):")  # fmt: skip
+    print(f"  without reconciliation:    {off:,.0f} events/s, {off_us:.1f} us (baseline)")
     for case in ("queued", "judged"):
-        print(f"  {CASES[case] + ':':27s}{med(case):,.0f} events/s = {med(case) / off:.2f}x")
-    print(f"  the queue judged as the reconciler does: {med('queued', 'judge'):,.0f} events/s")
+        us = med(case, "write_us")
+        print(f"  {CASES[case] + ':':27s}{med(case):,.0f} events/s = {med(case) / off:.2f}x,"
+              f" {us:.1f} us = {off_us / us:.2f}x")  # fmt: skip
+    print(f"  the queue judged as the reconciler does: {med('queued', 'judge'):,.0f} events/s,"
+          f" {med('queued', 'judge_us'):.1f} us CPU/event")  # fmt: skip
 
 
 if __name__ == "__main__":
