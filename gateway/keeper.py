@@ -1,17 +1,21 @@
 """A child process kept running beside the ingest: restarted when it dies, stopped after it.
 
 `gateway run` keeps its reconciler (`gateway reconcile`) this way: the ingest runs in the
-parent, and a thread waits on the child, starting it again a second after it exits unless the
-gateway is stopping. The child is told the parent's pid, so it exits when the parent dies.
+parent, and a thread waits on the child, starting it again a second after it exits (longer
+while it keeps dying at once) unless the gateway is stopping. The child is told the parent's
+pid, so it exits when the parent dies.
 """
 
 import logging
 import signal
 import subprocess
 import threading
+import time
 
 logger = logging.getLogger(__name__)
 RESTART_S = 1.0
+MAX_RESTART_S = 30.0
+STEADY_S = 10.0  # a child that ran this long is started again after RESTART_S
 STOP_S = 30.0
 
 
@@ -26,17 +30,24 @@ class Keeper(threading.Thread):
         self.starts = 0
 
     def run(self) -> None:
-        """Start the child; whenever it exits before the stop, log it and start it again."""
+        """Start the child; whenever it exits before the stop, log it and start it again.
+
+        The pause doubles (up to MAX_RESTART_S) while the child keeps dying within STEADY_S.
+        """
+        pause = RESTART_S
         while not self.stop_event.is_set():
             with self.lock:
                 if self.stop_event.is_set():
                     return
                 self.proc = subprocess.Popen(self.argv)
                 self.starts += 1
+            started = time.monotonic()
             code = self.proc.wait()
-            if self.stop_event.wait(RESTART_S):
+            pause = RESTART_S if time.monotonic() - started > STEADY_S else pause
+            if self.stop_event.wait(pause):
                 return
             logger.error("the %s process exited with %s; starting it again", self.label, code)
+            pause = min(MAX_RESTART_S, pause * 2)
 
     def finish(self) -> int:
         """Stop the child (SIGTERM, then SIGKILL after STOP_S); return its exit code.
