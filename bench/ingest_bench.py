@@ -67,13 +67,15 @@ PASSWORD_ENV = "DOCKSCAN_BENCH_PG_PASSWORD"  # gateway.database_password_env of 
 
 
 def proc_tree(pid: int) -> list[int]:
-    """Return pid and all its descendants."""
+    """Return pid and all its descendants (children started by any of its threads)."""
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
         with contextlib.suppress(OSError):
-            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+            for task in Path(f"/proc/{p}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    todo += [int(c) for c in (task / "children").read_text().split()]
     return out
 
 

@@ -1,9 +1,9 @@
 """The gateway's verdicts on this station's parcels, in the words the dock worker reads.
 
-The gateway judges each stored parcel against the open manifests and publishes the verdicts of
-a batch on `{prefix}/{site}/{station}/verdict` right after that batch's ack. `VerdictInbox`
-validates them and hands the screen one view per parcel: a tone (green, amber, red or plain)
-and short lines such as `WEIGHT OVER +1.4 kg` or `UNEXPECTED — set aside`.
+The gateway judges each stored parcel against the open manifests and publishes the verdicts on
+`{prefix}/{site}/{station}/verdict` a few tens of milliseconds after the parcels' ack.
+`VerdictInbox` validates them and hands the screen one view per parcel: a tone (green, amber,
+red or plain) and short lines such as `WEIGHT OVER +1.4 kg` or `UNEXPECTED — set aside`.
 """
 
 import logging

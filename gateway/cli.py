@@ -1,6 +1,7 @@
 """`dockscan gateway`: run the site gateway (ingest, store, web UI) and export its data."""
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from dockscan.errors import ConfigError
 
 if TYPE_CHECKING:
     from gateway.ingest import Ingest
+    from gateway.keeper import Keeper
 
 logger = logging.getLogger(__name__)
 DEFAULT_GROUP = "dockscan-gw"
@@ -122,18 +124,40 @@ def run(
     if cfg.gateway.shared_group and cfg.broker.protocol != "5":
         raise ConfigError(config_path, "gateway.shared_group", "shared subscriptions need MQTT 5")
     stop = _stop_on_signals()
-    if worker_index is not None or (workers == 1 and not ui):
-        with _drop_folder(cfg, stop, worker_index in (None, 1)):
-            _worker(cfg, stop, worker_index or 1, workers, not no_liveness).run()
+    if worker_index is not None:
+        with _drop_folder(cfg, stop, worker_index == 1):
+            _worker(cfg, stop, worker_index, workers, not no_liveness).run()
         return
     children = [_spawn(config_path, "ui")] if ui else []
     if workers == 1:
-        with _drop_folder(cfg, stop, True):
-            code = _run_with_children(cfg, stop, children, not no_liveness)
+        keeper, code = _keep_reconciler(cfg, config_path), 1
+        try:
+            with _drop_folder(cfg, stop, True):
+                code = _run_with_children(cfg, stop, children, not no_liveness)
+        finally:
+            code = max(code, keeper.finish()) if keeper is not None else code
         sys.exit(code)
     for i in range(1, workers + 1):
         children.append(_spawn(config_path, "run", f"--workers={workers}", f"--worker={i}"))
+    if cfg.reconcile.enabled:
+        children.append(_spawn(config_path, "reconcile", f"--parent={os.getpid()}"))
     sys.exit(_supervise(children, stop))
+
+
+def _keep_reconciler(cfg: SiteConfig, config_path: str) -> "Keeper | None":
+    """Start `gateway reconcile` beside the ingest run here (restarted if it dies); None if off.
+
+    The caller stops it after the ingest, so it judges the ingest's last batch first.
+    """
+    from gateway.keeper import Keeper
+
+    if not cfg.reconcile.enabled:
+        return None
+    argv = [sys.executable, "-m", "dockscan", "gateway", "reconcile", "-c", config_path,
+            f"--parent={os.getpid()}"]  # fmt: skip
+    keeper = Keeper("reconcile", argv, threading.Event())
+    keeper.start()
+    return keeper
 
 
 @contextmanager
@@ -159,6 +183,28 @@ def _run_with_children(
         stop.set()
         code = _supervise(children, stop)
     return code
+
+
+@gateway.command("reconcile")
+@config_option
+@click.option(
+    "--parent", type=int, default=None, hidden=True, help="Internal: stop when this pid is gone."
+)
+@handle_errors
+def reconcile_cmd(config_path: str, parent: int | None) -> None:
+    """Decide the verdicts of stored parcels and publish them to the stations until SIGTERM.
+
+    `gateway run` starts one beside its ingest; run it by hand only to judge parcels left
+    queued while no gateway ran. Several may run on one store: they take turns.
+
+    Example: dockscan gateway reconcile -c site.toml
+    """
+    from gateway.reconcile.worker import ReconcileWorker
+
+    cfg = load_config(config_path)
+    if not cfg.reconcile.enabled:
+        raise ConfigError(config_path, "reconcile.enabled", "reconciliation is off")
+    ReconcileWorker(cfg, _stop_on_signals(), parent).run()
 
 
 @gateway.command("ui")

@@ -273,11 +273,14 @@ def close_cmd(
     from dockscan.topics import Topics
     from gateway.clock import now_ms
     from gateway.manifests.closeout import close
+    from gateway.reconcile.worker import judge_pending
 
     cfg = load_config(config_path)
     conn = _open(config_path, db)
     try:
-        report = close(conn, manifest_id, actor or getpass.getuser(), now_ms(), cfg)
+        now = now_ms()  # parcels stored after the queue is judged come after the close
+        judge_pending(conn, cfg)
+        report = close(conn, manifest_id, actor or getpass.getuser(), now, cfg)
     finally:
         conn.close()
     _print_report(report, as_json, csv_path)

@@ -1,7 +1,8 @@
 """Open the ingest's store, waiting out a PostgreSQL server that is not reachable yet.
 
 MQTT waits until the store is open: the session number comes from the store, and the persistent
-session would at once deliver messages that nothing could commit.
+session would at once deliver messages that nothing could commit. The store queues each new
+parcel for its verdict; the reconciler process (gateway/reconcile/worker.py) decides them.
 """
 
 import threading
@@ -26,7 +27,8 @@ def open_store(
         store = None
         try:
             store = Store(gw.database, background_checkpoints=True, gateway=gateway,
-                          password=gw.database_password(), reconciler=reconciler)  # fmt: skip
+                          password=gw.database_password(), reconciler=reconciler,
+                          judge=False)  # fmt: skip
             store.ensure_stations(cfg.site.id, stations)
         except Exception as exc:
             if store is not None:

@@ -285,6 +285,19 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE manifests ADD COLUMN closed_by TEXT;
     """,
     7: """
+    -- Parcels waiting for their verdict (gateway/reconcile/queue.py): the ingest adds a row per
+    -- new parcel with a usable code in the parcel's own transaction; the reconciler process
+    -- stores the verdicts and deletes the rows in one transaction, so a SIGKILL anywhere loses
+    -- no verdict and decides none twice. Only the id is indexed: rows are read in id order. An
+    -- id is never used twice (AUTOINCREMENT): a reconciler deletes the rows it read by id.
+    CREATE TABLE verdict_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL,
+        tracking_id TEXT NOT NULL,           -- normalised, as verdicts.tracking_id
+        station TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,              -- the parcel's capture time
+        measured_kg REAL                     -- its stable weight (NULL: none)
+    );
     -- Evidence JPEGs of parcels a station could not read, as it sent them; an image may come
     -- before its parcel. Bounded by [clearing] evidence_max_mb and evidence_days.
     CREATE TABLE evidence (

@@ -18,6 +18,7 @@ from gateway.clock import epoch_ms, now_ms
 from gateway.db import Connection, is_postgres, open_store
 from gateway.db.sqlite import BUSY_TIMEOUT_MS
 from gateway.deadletters import DeadLetter, dead_letter
+from gateway.reconcile import queue
 from gateway.reconcile.matcher import Reconciler, stored_verdicts
 
 logger = logging.getLogger(__name__)
@@ -139,10 +140,13 @@ class Store:
         gateway: str = "",
         password: str | None = None,
         reconciler: Reconciler | None = None,
+        judge: bool = True,
     ) -> None:
         self.conn: Any = open_db(target, password)
         self.gateway = gateway  # whose counter rows this store writes
-        self.reconciler = reconciler  # decides each new parcel's verdict in its transaction
+        # A reconciler queues new parcels for their verdicts in their transaction; `judge`
+        # decides them there too, else the reconciler process does (gateway/reconcile/).
+        self.reconciler, self.judge_now = reconciler, judge
         self.postgres = is_postgres(str(target))
         self.checkpointer: Checkpointer | None = None
         if background_checkpoints and not self.postgres:
@@ -265,19 +269,23 @@ class Store:
         out.inserted = len(new)
         out.duplicates = len(parcels) - len(new)
         if self.reconciler is not None:
-            self._judge(unique, new, out)
+            self._reconcile(unique, [(r[0], r[5]) for r in rows if r[0] in new], out)
 
-    def _judge(
-        self, unique: dict[str, tuple[ParcelEvent, bytes, int]], new: set[str], out: Written
-    ) -> None:
-        """Decide the new parcels' verdicts; re-sent ones get the verdict stored before."""
-        assert self.reconciler is not None
-        events = [unique[i][0] for i in sorted(new)]
-        verdicts = self.reconciler.judge(self.conn, events, out.committed_ms)
-        resent = sorted(set(unique) - new)
-        if resent:
-            verdicts += stored_verdicts(self.conn, resent)
-        for verdict in verdicts:
+    def _reconcile(
+        self, unique: dict[str, tuple[ParcelEvent, bytes, int]], new: list[tuple[str, int]],
+        out: Written,
+    ) -> None:  # fmt: skip
+        """Queue new parcels (event id, ts) for verdicts; a re-sent one gets its stored verdict."""
+        reconciler = self.reconciler
+        assert reconciler is not None
+        sightings = [reconciler.sighting(unique[e][0], ts) for e, ts in new]
+        queue.enqueue(self.conn, [s for s in sightings if s is not None])
+        if self.judge_now:
+            while judged := reconciler.drain(self.conn, out.committed_ms):
+                for station, verdicts in judged.items():
+                    out.verdicts.setdefault((reconciler.site, station), []).extend(verdicts)
+        resent = sorted(set(unique) - {e for e, _ in new})
+        for verdict in stored_verdicts(self.conn, resent) if resent else []:
             event = unique[verdict["event_id"]][0]
             out.verdicts.setdefault((event.site, event.station), []).append(verdict)
 

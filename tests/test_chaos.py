@@ -59,6 +59,7 @@ def test_gateway_sigkill_and_restart(chain: Chain) -> None:
     chain.start_gateway()
     chain.wait_delivered("st01", 3000)
     chain.record("gateway SIGKILL and restart", chain.assert_exactly_once("st01", 3000))
+    assert chain.assert_one_verdict_each() == 3000  # the reconciler died with it: none lost
 
 
 def test_gateway_stopped_through_ten_minutes_of_traffic(chain: Chain) -> None:

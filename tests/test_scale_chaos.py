@@ -81,6 +81,7 @@ def _run_faults(
     for sid in chain.ids:
         figures = chain.assert_exactly_once(sid, EVENTS)
         assert chain.pending(sid) == 0
+    assert chain.assert_one_verdict_each(60) == STATIONS * EVENTS  # two reconcilers, one each
     chain.record(scenario, figures, stations=STATIONS, lease_takeover_s=round(takeover_s, 2))
     assert wait_for(lambda: _holder(chain), 15, 0.2, "a live lease") == survivor
     port = chain.http if survivor == "gw-1" else _http_port(gw2)

@@ -24,7 +24,7 @@ from dockscan.errors import DockscanError
 from dockscan.events import Barcode, Outcome, ParcelEvent
 from gateway.clearing.keyed import check_keyed
 from gateway.clock import from_ms
-from gateway.reconcile.matcher import Reconciler
+from gateway.reconcile.matcher import Reconciler, lock
 from gateway.store import transaction
 
 LOCK_SQL = f"SELECT pg_advisory_xact_lock({0x636F7272})"  # 'corr'
@@ -92,6 +92,7 @@ def correct(
     with transaction(conn):
         if conn.dialect == "postgresql":
             conn.execute(LOCK_SQL)
+            lock(conn)  # after any reconciler's verdicts, before the next one's
         parcel = _parcel(conn, req.event_id)
         current = current_correction(conn, req.event_id)
         if req.replaces != UNSET and req.replaces != current:
@@ -175,8 +176,12 @@ def _decide_verdict(
     if code is not None:
         keyed = Barcode(text=code.text, symbology="keyed", source="clearing-desk",
                         kind=code.kind, check_ok=code.check_ok)  # fmt: skip
-        judged = event.model_copy(update={"outcome": Outcome.OK, "barcodes": [keyed]})
-        verdicts = reconciler.judge(conn, [judged], now)
+        as_read = event.model_copy(update={"outcome": Outcome.OK, "barcodes": [keyed]})
+        sighting = reconciler.sighting(as_read, parcel["ts_ms"])
+        if sighting is not None:
+            judged = reconciler.plan(conn, [sighting], now)
+            reconciler.record(conn, judged, now)
+            verdicts = judged.verdicts
         if old is not None and verdicts:
             revision = old[1] + 1
             conn.execute(

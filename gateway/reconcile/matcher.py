@@ -1,9 +1,9 @@
-"""Verdicts in the store: judge a committed batch's parcels, re-judge after a manifest import."""
+"""Verdicts in the store: judge queued parcels, re-judge stored ones after a manifest import."""
 
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -11,7 +11,8 @@ from dockscan.codes import CodeClassifier, tracking_id
 from dockscan.config import SiteConfig
 from dockscan.events import Outcome, ParcelEvent
 from dockscan.ids import iso_ms, utcnow
-from gateway.clock import epoch_ms, iso_from_ms
+from gateway.clock import epoch_ms, iso_from_ms, now_ms
+from gateway.reconcile import queue
 from gateway.reconcile.verdict import Decision, ListedLine, Sighting, decide
 
 JUDGED = (Outcome.OK, Outcome.NO_WEIGHT, Outcome.REPEAT)  # outcomes whose code is trustworthy
@@ -21,12 +22,23 @@ PRINTABLE_ID = re.compile(r"^[\x21-\x7e]{3,64}$")
 CANONICAL_KINDS = ("upu_s10", "ups_1z")
 CANONICAL = re.compile(r"^(?:[A-Z]{2}\d{9}[A-Z]{2}|1Z[0-9A-Z]{16})$")
 CHUNK = 500
+DRAIN_LIMIT = 1000  # queued parcels judged per transaction (and per verdict message at most)
+RECONCILE_LOCK = 0x7665726469  # pg_advisory_xact_lock key: one judging transaction at a time
+NO_LINES: list[ListedLine] = []
 VERDICT_COLUMNS = (
     "event_id, tracking_id, station, ts_ms, match, weight, manifest_id, declared_kg,"
     " measured_kg, delta_kg, tolerance_kg, hold, first_event_id, revision, decided_ms"
 )
 INSERT_SQL = (
     f"INSERT INTO verdicts ({VERDICT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+# PostgreSQL: one statement per batch over arrays sent in binary, as the parcels are (a
+# pipelined executemany costs the server a statement per verdict).
+PG_INSERT_SQL = (
+    f"INSERT INTO verdicts ({VERDICT_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::text[],"
+    " %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[],"
+    " %b::float8[], %b::float8[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])"
     " ON CONFLICT (event_id) DO NOTHING"
 )
 UPDATE_SQL = (
@@ -49,6 +61,18 @@ def chunks(values: list[str]) -> Iterable[list[str]]:
         yield values[i : i + CHUNK]
 
 
+class Judged(NamedTuple):
+    """Verdicts decided but not stored yet: their rows, wire forms, and ids seen too late."""
+
+    rows: list[tuple]
+    verdicts: list[dict[str, Any]]
+    late: set[str]  # ids whose stored sighting turned out not to be the first
+
+
+class QueueRace(Exception):
+    """Queue rows vanished while judged (retention deleted their parcels): roll back, retry."""
+
+
 class Reconciler:
     """Decides and stores verdicts with the site's tolerance, scales and code patterns."""
 
@@ -65,12 +89,14 @@ class Reconciler:
         """Return the division e of a station's scale (the site default when unknown)."""
         return self.division.get(station) or self.cfg.default_division_kg
 
-    def sighting(self, event: ParcelEvent) -> Sighting | None:
+    def sighting(self, event: ParcelEvent, ts_ms: int | None = None) -> Sighting | None:
         """Return what reconciliation needs of an event, or None when it has no usable code."""
         if event.outcome not in JUDGED:
             return None
-        code = next((b for b in event.barcodes if b.check_ok is not False), None)
-        if code is None:
+        for code in event.barcodes:  # the first whose check did not fail
+            if code.check_ok is not False:
+                break
+        else:
             return None
         if code.kind in CANONICAL_KINDS and CANONICAL.match(code.text):
             value = code.text  # already the normalised form tracking_id() would give
@@ -79,46 +105,111 @@ class Reconciler:
             if not info.is_parcel_id or not PRINTABLE_ID.match(info.value):
                 return None
             value = info.value
-        measured = event.weight.value if event.weight and event.weight.stable else None
-        return Sighting(event.event_id, value, event.station, epoch_ms(event.ts), measured)
+        weight = event.weight
+        measured = weight.value if weight is not None and weight.stable else None
+        ts = epoch_ms(event.ts) if ts_ms is None else ts_ms
+        return Sighting(event.event_id, value, event.station, ts, measured)
 
-    def judge(self, conn: Any, events: list[ParcelEvent], now: int) -> list[dict[str, Any]]:
-        """Decide and insert the verdicts of newly stored events (inside their transaction)."""
-        sightings = [s for s in map(self.sighting, events) if s is not None]
-        if not sightings or not self.cfg.enabled:
-            return []
+    def drain(self, conn: Any, now: int, limit: int = DRAIN_LIMIT) -> dict[str, list[dict]]:
+        """Judge up to `limit` queued parcels inside the caller's transaction.
+
+        Return the new verdicts (wire form) by station. On PostgreSQL an advisory lock makes
+        the reconcilers of several gateways, and manifest imports, take turns.
+        """
+        lock(conn)
+        if conn.dialect == "postgresql":
+            # Every statement here is a lookup by key. Statistics taken while the verdicts and
+            # the queue were small (a new store: autovacuum analyses a minute later at best)
+            # would have them scanned whole, once per transaction, as they grow. No JIT: the
+            # penalty on the few scans left (the open manifests) would have them compiled.
+            conn.execute(
+                "SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
+            )
+        ids, sightings = queue.take(conn, limit)
+        if not ids:
+            return {}
+        judged = self.plan(conn, sightings, now)
+        self.record(conn, judged, now)
+        _remove(conn, ids)
+        return by_station(sightings, judged.verdicts)
+
+    def drain_ahead(self, conn: Any, limit: int = DRAIN_LIMIT) -> dict[str, list[dict]]:
+        """SQLite: judge up to `limit` queued parcels, holding the writer lock only to store them.
+
+        The verdicts are decided from a read snapshot while the ingest keeps writing; then,
+        under the lock, they are stored if the inputs of a decision (open manifests and their
+        imports, holds, verdicts) are still as read, else the queue is read and decided again.
+        """
+        conn.execute("BEGIN")  # a read snapshot: no writer lock
+        try:
+            before = inputs(conn)
+            ids, sightings = queue.take(conn, limit)
+            now = now_ms()
+            judged = self.plan(conn, sightings, now) if ids else None
+        finally:
+            conn.execute("COMMIT")
+        if judged is None:
+            return {}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if inputs(conn) != before:  # read the queue again too: another may have judged it
+                ids, sightings = queue.take(conn, limit)
+                judged = self.plan(conn, sightings, now)
+            self.record(conn, judged, now)
+            _remove(conn, ids)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return by_station(sightings, judged.verdicts)
+
+    def plan(self, conn: Any, sightings: list[Sighting], now: int) -> "Judged":
+        """Decide the verdicts of these sightings from what the store holds (reads only)."""
+        if not sightings:
+            return Judged([], [], set())
         ids = sorted({s.tracking_id for s in sightings})
-        lines, holds, firsts = listed_lines(conn, ids), held(conn, ids), first_sightings(conn, ids)
-        any_open = open_manifests(conn)
-        by_id: dict[str, list[Sighting]] = defaultdict(list)
+        kinds = open_kinds(conn)
+        lines, holds = listed_lines(conn, ids, kinds), held(conn, ids)
+        firsts = first_sightings(conn, ids)
+        any_open, cfg, division = bool(kinds), self.cfg, self.division_kg
+        repeats = _repeats(sightings) if len(ids) < len(sightings) else {}
+        out = Judged([], [], set())
         for s in sightings:
-            by_id[s.tracking_id].append(s)
-        rows, out, late = [], [], set()
-        for s in sightings:
-            stored = firsts.get(s.tracking_id)
-            others = [(o.ts_ms, o.event_id) for o in by_id[s.tracking_id] if o is not s]
-            first = min(others + ([stored] if stored else []), default=None)
+            tid = s.tracking_id
+            stored = firsts.get(tid)
+            first = stored
+            if tid in repeats:  # seen more than once in this batch
+                others = [(o.ts_ms, o.event_id) for o in repeats[tid] if o is not s]
+                first = min(others + ([stored] if stored else []))
             if stored and (s.ts_ms, s.event_id) < stored:
-                late.add(s.tracking_id)  # this one came first: the stored one is the repeat
-            d = decide(s, lines.get(s.tracking_id, []), first, any_open,
-                       holds.get(s.tracking_id), self.cfg, self.division_kg(s.station))  # fmt: skip
-            rows.append(_row(s, d, 0, now))
-            out.append(_verdict(s, d, 0))
-        conn.executemany(INSERT_SQL, rows)
-        if late:
-            self.rejudge(conn, sorted(late), now)
+                out.late.add(tid)  # this one came first: the stored one is the repeat
+            d = decide(s, lines.get(tid, NO_LINES), first, any_open, holds.get(tid), cfg,
+                       division(s.station))  # fmt: skip
+            out.rows.append((*s[:4], d.match, d.weight, d.manifest_id, d.declared_kg,
+                             s.measured_kg, d.delta_kg, d.tolerance_kg, d.hold,
+                             d.first_event_id, 0, now))  # fmt: skip
+            out.verdicts.append(_verdict(s, d, 0))
         return out
+
+    def record(self, conn: Any, judged: "Judged", now: int) -> None:
+        """Insert decided verdicts; decide again the stored ones they came before."""
+        if judged.rows and conn.dialect == "postgresql":
+            conn.execute(PG_INSERT_SQL, [list(col) for col in zip(*judged.rows, strict=True)])
+        elif judged.rows:
+            conn.executemany(INSERT_SQL, judged.rows)
+        if judged.late:
+            self.rejudge(conn, sorted(judged.late), now)
 
     def rejudge(self, conn: Any, ids: list[str], now: int) -> int:
         """Decide again every stored verdict of these ids; queue the changed ones; count them."""
         changed: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        any_open = open_manifests(conn)
+        kinds = open_kinds(conn)
         for part in chunks(ids):
             where, params = any_of(conn, "tracking_id", part)
             stored = conn.execute(
                 f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE {where}", params
             ).fetchall()
-            lines = listed_lines(conn, part)
+            lines = listed_lines(conn, part, kinds)
             by_id: dict[str, list[Any]] = defaultdict(list)
             for row in stored:
                 by_id[row[1]].append(row)
@@ -127,10 +218,10 @@ class Reconciler:
                 for row in rows:
                     s = Sighting(row[0], tid, row[2], row[3], row[8])
                     first = min(((r[3], r[0]) for r in rows if r[0] != row[0]), default=None)
-                    d = decide(s, lines.get(tid, []), first, any_open,
+                    d = decide(s, lines.get(tid, NO_LINES), first, bool(kinds),
                                row[11], self.cfg, self.division_kg(s.station))  # fmt: skip
                     if _stored_decision(row) != d:
-                        updates.append((d.match.value, d.weight.value, d.manifest_id,
+                        updates.append((d.match, d.weight, d.manifest_id,
                                         d.declared_kg, d.delta_kg, d.tolerance_kg,
                                         d.first_event_id, now, row[0]))  # fmt: skip
                         changed[s.station].append(_verdict(s, d, row[13] + 1))
@@ -142,6 +233,7 @@ class Reconciler:
 
     def rejudge_manifest(self, conn: Any, manifest_id: str, now: int) -> int:
         """Decide again the verdicts of every id a manifest lists or listed; count changes."""
+        lock(conn)  # PostgreSQL: after any reconciler's verdicts, before the next one's
         ids = [
             r[0]
             for r in conn.execute(
@@ -153,7 +245,7 @@ class Reconciler:
         return self.rejudge(conn, sorted(ids), now) if ids else 0
 
     def queue(self, conn: Any, station: str, verdicts: list[dict[str, Any]], now: int) -> None:
-        """Queue changed verdicts for the lease-holding gateway to publish to integrators."""
+        """Queue verdicts for the lease-holding gateway to publish to the station."""
         for i in range(0, len(verdicts), 1000):
             payload = verdict_batch_json(self.site, station, self.gateway, verdicts[i : i + 1000])
             conn.execute(
@@ -178,10 +270,14 @@ def stored_verdicts(conn: Any, event_ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def listed_lines(conn: Any, ids: list[str]) -> dict[str, list[ListedLine]]:
-    """Return the open manifests' current lines for these tracking ids."""
-    kinds = dict(conn.execute("SELECT id, kind FROM manifests WHERE state = 'open'").fetchall())
-    out: dict[str, list[ListedLine]] = defaultdict(list)
+def open_kinds(conn: Any) -> dict[str, str]:
+    """Return the open manifests' kinds by id (none open: a parcel is NO_MANIFEST)."""
+    return dict(conn.execute("SELECT id, kind FROM manifests WHERE state = 'open'").fetchall())
+
+
+def listed_lines(conn: Any, ids: list[str], kinds: dict[str, str]) -> dict[str, list[ListedLine]]:
+    """Return the current lines of the open manifests (`kinds`) for these tracking ids."""
+    out: dict[str, list[ListedLine]] = {}
     if not kinds:
         return out
     for part in chunks(ids):
@@ -191,8 +287,13 @@ def listed_lines(conn: Any, ids: list[str]) -> dict[str, list[ListedLine]]:
             f" WHERE {where} AND removed_ms IS NULL",
             params,
         ):
-            if manifest_id in kinds:
-                out[tid].append(ListedLine(manifest_id, kinds[manifest_id], declared))
+            kind = kinds.get(manifest_id)
+            if kind is not None:
+                line = ListedLine(manifest_id, kind, declared)
+                if tid in out:
+                    out[tid].append(line)
+                else:
+                    out[tid] = [line]
     return out
 
 
@@ -218,36 +319,61 @@ def first_sightings(conn: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
     return out
 
 
-def open_manifests(conn: Any) -> bool:
-    """Return whether any manifest is open (else a parcel is NO_MANIFEST, not UNEXPECTED)."""
+def inputs(conn: Any) -> tuple:
+    """Return what a verdict depends on, in a form that changes whenever any of it does.
+
+    The open manifests (an import sets updated_ms, a close drops one), the last import, the
+    hold list's version and the last verdict stored (by another reconciler).
+    """
     return (
-        conn.execute("SELECT 1 FROM manifests WHERE state = 'open' LIMIT 1").fetchone() is not None
+        conn.execute(
+            "SELECT id, kind, updated_ms FROM manifests WHERE state = 'open' ORDER BY id"
+        ).fetchall(),
+        conn.execute(
+            "SELECT (SELECT max(id) FROM manifest_imports), (SELECT max(id) FROM hold_history),"
+            " (SELECT max(rowid) FROM verdicts)"
+        ).fetchone(),
     )
 
 
-def _row(s: Sighting, d: Decision, revision: int, now: int) -> tuple:
-    """Return a verdicts row in VERDICT_COLUMNS order."""
-    return (
-        s.event_id, s.tracking_id, s.station, s.ts_ms, d.match.value, d.weight.value,
-        d.manifest_id, d.declared_kg, s.measured_kg, d.delta_kg, d.tolerance_kg, d.hold,
-        d.first_event_id, revision, now,
-    )  # fmt: skip
+def by_station(sightings: list[Sighting], verdicts: list[dict]) -> dict[str, list[dict]]:
+    """Group verdicts (in the sightings' order) by station."""
+    out: dict[str, list[dict]] = defaultdict(list)
+    for s, verdict in zip(sightings, verdicts, strict=True):
+        out[s.station].append(verdict)
+    return out
+
+
+def _remove(conn: Any, ids: list[int]) -> None:
+    """Delete judged queue rows; raise QueueRace when some were gone (retention took them)."""
+    if queue.remove(conn, ids) != len(ids):
+        raise QueueRace(f"{len(ids)} verdict queue rows changed while being judged")
+
+
+def lock(conn: Any) -> None:
+    """PostgreSQL: take the reconciliation lock until the transaction ends (SQLite: its writer)."""
+    if conn.dialect == "postgresql":
+        conn.execute(f"SELECT pg_advisory_xact_lock({RECONCILE_LOCK})")
+
+
+def _repeats(sightings: list[Sighting]) -> dict[str, list[Sighting]]:
+    """Return the sightings of each tracking id that occurs more than once among these."""
+    by_id: dict[str, list[Sighting]] = defaultdict(list)
+    for s in sightings:
+        by_id[s.tracking_id].append(s)
+    return {tid: group for tid, group in by_id.items() if len(group) > 1}
 
 
 def _stored_decision(row: Any) -> Decision:
     """Return the decision a verdicts row holds."""
-    from dockscan.hub_events import Match, WeightCheck
-
-    return Decision(
-        Match(row[4]), WeightCheck(row[5]), row[6], row[7], row[9], row[10], row[11], row[12]
-    )
+    return Decision(row[4], row[5], row[6], row[7], row[9], row[10], row[11], row[12])
 
 
 def _verdict(s: Sighting, d: Decision, revision: int) -> dict[str, Any]:
     """Return a verdict in its wire form (dockscan.hub_events.Verdict, built without pydantic)."""
     return {
         "event_id": s.event_id, "tracking_id": s.tracking_id, "ts": iso_from_ms(s.ts_ms),
-        "match": d.match.value, "weight": d.weight.value, "manifest_id": d.manifest_id,
+        "match": d.match, "weight": d.weight, "manifest_id": d.manifest_id,
         "declared_kg": d.declared_kg, "measured_kg": s.measured_kg, "delta_kg": d.delta_kg,
         "tolerance_kg": d.tolerance_kg, "hold": d.hold, "first_event_id": d.first_event_id,
         "revision": revision,

@@ -1,6 +1,6 @@
 """The pure decision: a parcel, the manifest lines listing its id, earlier sightings, holds."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dockscan.config import ReconcileConfig
 from dockscan.hub_events import Match, WeightCheck
@@ -11,11 +11,16 @@ MPE_TABLES = {
     "in_service": ((500, 2.0), (2000, 3.0), (10_000, 4.0)),
 }
 KIND_ORDER = {"bag": 0, "uld": 1, "mawb": 2, "flight": 3}  # the most specific unit first
+# The verdict words as plain str (what the store and the wire hold; the enums compare equal).
+MATCHED, UNEXPECTED = Match.MATCHED.value, Match.UNEXPECTED.value
+DUPLICATE, NO_MANIFEST = Match.DUPLICATE.value, Match.NO_MANIFEST.value
+WEIGHT_OK, WEIGHT_OVER = WeightCheck.WEIGHT_OK.value, WeightCheck.WEIGHT_OVER.value
+WEIGHT_UNDER, NO_WEIGHT = WeightCheck.WEIGHT_UNDER.value, WeightCheck.NO_WEIGHT.value
+NO_DECLARATION = WeightCheck.NO_DECLARATION.value
 
 
-@dataclass(frozen=True)
-class Sighting:
-    """One stored parcel with a usable code."""
+class Sighting(NamedTuple):
+    """One stored parcel with a usable code (a verdict_queue row without its id)."""
 
     event_id: str
     tracking_id: str
@@ -24,8 +29,7 @@ class Sighting:
     measured_kg: float | None
 
 
-@dataclass(frozen=True)
-class ListedLine:
+class ListedLine(NamedTuple):
     """An open manifest's line for a tracking id."""
 
     manifest_id: str
@@ -33,12 +37,11 @@ class ListedLine:
     declared_kg: float | None
 
 
-@dataclass(frozen=True)
-class Decision:
-    """A verdict as stored in the verdicts table."""
+class Decision(NamedTuple):
+    """A verdict as stored in the verdicts table (match and weight as their str values)."""
 
-    match: Match
-    weight: WeightCheck
+    match: str
+    weight: str
     manifest_id: str | None
     declared_kg: float | None
     delta_kg: float | None
@@ -58,21 +61,19 @@ def mpe_kg(load_kg: float, division_kg: float, table: str = "in_service") -> flo
 
 def weigh(
     declared: float | None, measured: float | None, cfg: ReconcileConfig, division_kg: float
-) -> tuple[WeightCheck, float | None, float | None]:
+) -> tuple[str, float | None, float | None]:
     """Return the weight check, measured - declared and the tolerance it was held to."""
     if measured is None:
-        return WeightCheck.NO_WEIGHT, None, None
+        return NO_WEIGHT, None, None
     if declared is None:
-        return WeightCheck.NO_DECLARATION, None, None
+        return NO_DECLARATION, None, None
     tolerance = max(cfg.abs_kg, cfg.pct / 100 * declared) + mpe_kg(measured, division_kg, cfg.mpe)
     tolerance, delta = round(tolerance, 6), round(measured - declared, 6)  # at the limit: OK
     if delta > tolerance:
-        check = WeightCheck.WEIGHT_OVER
-    elif delta < -tolerance:
-        check = WeightCheck.WEIGHT_UNDER
-    else:
-        check = WeightCheck.WEIGHT_OK
-    return check, delta, tolerance
+        return WEIGHT_OVER, delta, tolerance
+    if delta < -tolerance:
+        return WEIGHT_UNDER, delta, tolerance
+    return WEIGHT_OK, delta, tolerance
 
 
 def decide(
@@ -85,20 +86,22 @@ def decide(
     division_kg: float,
 ) -> Decision:
     """Judge one parcel; `first` is the earliest other sighting of its id (ts, event id)."""
-    if len(lines) <= 1:
-        line = lines[0] if lines else None
-        declared = line.declared_kg if line else None
+    if not lines:
+        line, declared = None, None
+    elif len(lines) == 1:
+        line = lines[0]
+        declared = line.declared_kg
     else:
         ordered = sorted(lines, key=lambda li: (KIND_ORDER.get(li.kind, 9), li.manifest_id))
         line = ordered[0]
         declared = next((li.declared_kg for li in ordered if li.declared_kg is not None), None)
     earlier = first is not None and first < (parcel.ts_ms, parcel.event_id)
     if earlier:
-        match = Match.DUPLICATE
+        match = DUPLICATE
     elif line is not None:
-        match = Match.MATCHED
+        match = MATCHED
     else:
-        match = Match.UNEXPECTED if any_open else Match.NO_MANIFEST
+        match = UNEXPECTED if any_open else NO_MANIFEST
     check, delta, tolerance = weigh(declared, parcel.measured_kg, cfg, division_kg)
     return Decision(
         match, check, line.manifest_id if line else None, declared, delta, tolerance, hold,

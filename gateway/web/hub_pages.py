@@ -24,6 +24,7 @@ from gateway import holds
 from gateway.clearing import queue
 from gateway.manifests import closeout
 from gateway.manifests.importer import classifier_for
+from gateway.reconcile.worker import judge_pending
 from gateway.web import hub_queries, queries, web
 from gateway.web.auth import operator_required, who
 from gateway.web.formatting import day_start_ms, local_time, now_ms, utc_iso
@@ -189,7 +190,9 @@ def close() -> Any:
     manifest_or_404(web().db.conn(), manifest_id)
     conn = writer()
     try:
-        done = closeout.close(conn, manifest_id, actor(), now_ms(), web().cfg.site.id)
+        now = now_ms()  # parcels stored after the queue is judged come after the close
+        judge_pending(conn, web().cfg)
+        done = closeout.close(conn, manifest_id, actor(), now, web().cfg.site.id)
     except closeout.CloseoutError as exc:
         flash(f"{manifest_id} was not closed: {exc}", "error")
         return redirect(url_for("hub.manifest", manifest_id=manifest_id))

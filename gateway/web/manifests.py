@@ -31,6 +31,7 @@ from gateway.manifests.intake import (
 )
 from gateway.manifests.model import Header, ManifestClosed, ManifestError
 from gateway.reconcile.matcher import rejudger
+from gateway.reconcile.worker import judge_pending
 from gateway.web import web
 from gateway.web.auth import operator_required
 from gateway.web.writer import writer
@@ -144,7 +145,9 @@ def close(manifest_id: str) -> Any:
     with _imports:
         conn = writer()
         try:
-            result = closeout.close(conn, manifest_id, who[:64], now_ms(), web().cfg)
+            now = now_ms()  # parcels stored after the queue is judged come after the close
+            judge_pending(conn, web().cfg)
+            result = closeout.close(conn, manifest_id, who[:64], now, web().cfg)
         except closeout.UnknownManifest as exc:
             return {"error": str(exc)}, 404
         except closeout.AlreadyClosed as exc:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app
 
+from gateway.reconcile import queue
 from gateway.web import queries, site, web
 from gateway.web.db import problem
 from gateway.web.formatting import now_ms
@@ -122,6 +123,11 @@ def render_metrics() -> str:
     parts.append(
         _family("table_rows", "gauge", "Rows per store table.",
                 [(f'{{table="{t}"}}', n) for t, n in tables.items()])
+    )  # fmt: skip
+    parts.append(
+        _family("verdict_queue_depth", "gauge",
+                "Stored parcels waiting for their verdict (a few batches while the reconciler"
+                " keeps up).", [("", float(queue.depth(conn)))])
     )  # fmt: skip
     parts.append(
         _family("database_size_bytes", "gauge",

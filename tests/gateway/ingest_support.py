@@ -1,5 +1,6 @@
 """Helpers for the gateway ingest tests: site config, events, a gateway subprocess, a station."""
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -131,6 +132,15 @@ class Gateway:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(20)
+
+    def children(self) -> list[int]:
+        """Return the pids of the process's children (the reconciler), started by any thread."""
+        assert self.proc is not None
+        out = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                out += [int(pid) for pid in (task / "children").read_text().split()]
+        return out
 
     def kill(self) -> None:
         """SIGKILL the process."""

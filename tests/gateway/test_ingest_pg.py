@@ -218,6 +218,7 @@ def test_two_gateways_one_lease_holder_killed(
             chain.wait_delivered(sid, events)
         delivered_s = time.monotonic() - killed
         figures = [chain.assert_exactly_once(sid, events) for sid in chain.ids]
+        assert chain.assert_one_verdict_each() == stations * events  # two reconcilers, one each
         log = chain.procs.log(names[survivor])
         assert f"took over the site duties from {holder}" in log, log[-3000:]
         assert "Traceback" not in log

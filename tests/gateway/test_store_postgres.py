@@ -305,11 +305,33 @@ def test_migration_is_idempotent_and_two_stores_starting_together_migrate_once(
             "corrections", "counters", "dead_letters", "evidence", "hold_history", "holds",
             "leases", "manifest_imports", "manifest_line_history", "manifest_lines", "manifests",
             "meta", "outbound", "parcel_codes", "parcels", "station_events", "stations",
-            "verdicts",
+            "verdict_queue", "verdicts",
         ]  # fmt: skip
     finally:
         for c in conns:
             c.close()
+
+
+def test_a_version_6_store_gets_the_verdict_queue_and_keeps_its_verdicts(pg_url: str) -> None:
+    conn = PgConnection(pg_url)
+    try:
+        conn.execute("BEGIN")
+        conn.execute(pg_schema.DDL)
+        conn.execute(pg_schema.MIGRATIONS[6])
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '6')")
+        conn.execute(
+            "INSERT INTO verdicts (event_id, tracking_id, station, ts_ms, match, weight,"
+            " decided_ms) VALUES ('e1', 'RR123456785CN', 'st1', 1, 'NO_MANIFEST', 'NO_WEIGHT', 2)"
+        )
+        conn.execute("COMMIT")
+        assert pg_schema.migrate(conn) == 6
+        assert conn.execute("SELECT count(*) FROM verdict_queue").fetchone() == (0,)
+        assert conn.execute("SELECT event_id, match FROM verdicts").fetchall() == [
+            ("e1", "NO_MANIFEST")
+        ]
+        assert pg_schema.migrate(conn) == SCHEMA_VERSION == 7
+    finally:
+        conn.close()
 
 
 def test_two_stores_opening_an_empty_database_at_once(pg_url: str) -> None:

@@ -45,6 +45,18 @@ def test_metrics_expose_counters_tables_and_states(
     assert m['dockscan_station_outbox_depth{station="st-a1"}'] == 3
     assert m["dockscan_database_size_bytes"] == store_size(web_site) > 0
     assert m["dockscan_broker_connected"] == 1
+    assert m["dockscan_verdict_queue_depth"] == 0
+
+
+def test_metrics_count_the_parcels_waiting_for_a_verdict(
+    web_client: FlaskClient, web_site: WebSite
+) -> None:
+    web_site.conn.execute(
+        "INSERT INTO verdict_queue (event_id, tracking_id, station, ts_ms, measured_kg)"
+        " VALUES ('e1', 'RR123456785CN', 'st-a1', 1, NULL)"
+    )
+    m = _samples(web_client.get("/metrics").get_data(as_text=True))
+    assert m["dockscan_verdict_queue_depth"] == 1
 
 
 def store_size(site: WebSite) -> int:

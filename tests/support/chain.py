@@ -156,6 +156,20 @@ class Chain:
         assert dupes == 0 and not lost and len(seqs) == produced, (figures, lost[:20])
         return figures
 
+    def assert_one_verdict_each(self, timeout: float = 30) -> int:
+        """Wait for the verdict queue to empty; assert each parcel has one verdict; count them.
+
+        Every parcel of the chain's stations carries a valid S10 id (synthetic or simulated).
+        """
+        queued = "SELECT count(*) FROM verdict_queue"
+        wait_for(lambda: read_sql(self.db, queued) == [(0,)], timeout, 0.25, "an empty queue")
+        rows = read_sql(self.db, "SELECT count(*), count(v.event_id) FROM parcels p LEFT JOIN"
+                        " verdicts v ON v.event_id = p.event_id")  # fmt: skip
+        orphans = read_sql(self.db, "SELECT count(*) FROM verdicts v WHERE NOT EXISTS"
+                           " (SELECT 1 FROM parcels p WHERE p.event_id = v.event_id)")  # fmt: skip
+        assert rows[0][0] == rows[0][1] and orphans == [(0,)], (rows, orphans)
+        return int(rows[0][1])
+
     def record(self, scenario: str, figures: dict[str, int], **extra: object) -> None:
         """Append a scenario's figures to tests/artifacts/reliability.jsonl."""
         out = Path(__file__).resolve().parents[1] / "artifacts" / "reliability.jsonl"
