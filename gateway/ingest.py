@@ -5,7 +5,8 @@ Messages are acknowledged to the broker (manual_ack) only after their batch is c
 broker's in-flight window is the only queue: when the store falls behind, the broker holds back.
 When the store is down, the batch waits unacknowledged and the loop keeps serving paho
 (gateway/outage.py); the site duties go to one gateway at a time (gateway/duties.py).
-Hold requests from integrators are applied in their own commit (gateway/hold_requests.py).
+Hold requests from integrators and the stations' evidence images are applied in commits of
+their own (gateway/side_intakes.py).
 """
 
 import gc
@@ -25,8 +26,6 @@ from dockscan.sockbuf import BufferedClient
 from gateway import liveness
 from gateway.clock import now_ms
 from gateway.duties import Duties
-from gateway.evidence import EvidenceIntake
-from gateway.hold_requests import HoldRequests
 from gateway.manifests.importer import classifier_for
 from gateway.opening import open_store
 from gateway.outage import StoreGuard
@@ -35,13 +34,13 @@ from gateway.reconcile.matcher import Reconciler
 from gateway.routing import sort_batch
 from gateway.session import (
     connect,
-    evidence_filter,
     gateway_client,
     publish_acks,
     say_offline,
     status_payload,
     subscriptions,
 )
+from gateway.side_intakes import SideIntakes
 from gateway.store import DATA_ERRORS, Batch, Store, Written
 
 logger = logging.getLogger(__name__)
@@ -71,12 +70,11 @@ class Ingest:
             station_intervals={s.id: s.telemetry_interval_s for s in cfg.stations},
             watching_since_ms=now_ms(),
         )
-        self.duties, self.holds, self.evidence = None, None, None
+        self.duties, self.sides = None, None
         if owns_liveness:
             hub = HubPublisher(cfg.site.id, self.topics)
             self.duties = Duties(cfg.gateway, defaults, self.client_id, hub, cfg.clearing)
-            self.holds = HoldRequests(cfg, self.topics.hub(cfg.site.id, "hold-request"))
-            self.evidence = EvidenceIntake(self.topics, int(cfg.clearing.evidence_max_kb * 1024))
+            self.sides = SideIntakes(cfg, self.topics, self.group)
         self.password = cfg.gateway.database_password()
         self.guard = StoreGuard(cfg.gateway.database, self.password)
         self.reconciler = Reconciler(cfg, classifier_for(cfg)) if cfg.reconcile.enabled else None
@@ -126,12 +124,6 @@ class Ingest:
         """Return this worker's MQTT subscriptions."""
         return subscriptions(self.topics, self.cfg.site.id, self.group, self.owns_liveness)
 
-    def _evidence_filter(self) -> str:
-        """Return this worker's evidence subscription filter ('' when it takes no images)."""
-        if self.evidence is None:
-            return ""
-        return evidence_filter(self.topics, self.cfg.site.id, self.group)
-
     def _link_up(self) -> bool:
         """Return whether this worker receives what it subscribed to."""
         return self.connected and self.subscribed
@@ -149,10 +141,8 @@ class Ingest:
         # Packet ids of a closed connection: the broker re-sends those messages on the next one
         # (with the ids to PUBACK then), and a stale PUBACK could ack a new message that reused one.
         self.batch.pubacks.clear()
-        if self.holds is not None:
-            self.holds.pubacks.clear()
-        if self.evidence is not None:
-            self.evidence.pubacks.clear()
+        if self.sides is not None:
+            self.sides.forget_pubacks()
         logger.warning("disconnected from broker %s:%d: %s", client.host, client.port, reason_code)
         rotate(client, self.cfg.broker)
 
@@ -167,8 +157,7 @@ class Ingest:
         """Report refused subscriptions; once granted, the gateway counts as connected."""
         pairs = zip(self._subscriptions(), reason_codes, strict=False)
         refused = {topic: str(rc) for (topic, _), rc in pairs if rc.is_failure}
-        optional = {self.holds.topic if self.holds else "", self._evidence_filter()}
-        if set(refused) - optional:
+        if set(refused) - (self.sides.optional if self.sides else set()):
             logger.error("broker refused subscriptions: %s", refused)
             return
         if refused:  # an ACL from before hold requests or evidence: the ingest runs without
@@ -179,11 +168,7 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         """Keep one message for the batch; it is validated with the rest when the batch is due."""
-        if self.holds is not None and msg.topic == self.holds.topic:
-            self.holds.add(msg.payload, now_ms(), msg.mid, msg.qos)
-            return
-        if self.evidence is not None and "/evidence/" in msg.topic:
-            self.evidence.offer(msg.topic, msg.payload, now_ms(), msg.mid, msg.qos)
+        if self.sides is not None and self.sides.take(msg):
             return
         batch = self.batch
         if not batch.messages:
@@ -256,10 +241,9 @@ class Ingest:
             while not self.stop.is_set():
                 before = self.received
                 rc = self._read(self._wait())
-                if self.holds:
-                    self._apply_holds()  # before the batch: its parcels then see the holds
-                if self.evidence:
-                    self._apply_evidence()
+                if self.sides:  # before the batch: its parcels then see the holds
+                    assert self.client
+                    self.sides.apply(self._guarded, self._count, self.client, self.connected)
                 if self._due(self.received != before):
                     self.flush()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
@@ -289,7 +273,7 @@ class Ingest:
 
     def _wait(self) -> float:
         """Return how long the next read may wait for input (the batch's age, a retry, a tick)."""
-        if self.holds or self.evidence:  # apply them now, or when the store may be tried
+        if self.sides:  # apply them now, or when the store may be tried
             return min(self.guard.wait_s(), TICK_S) if self.guard.down else 0.0
         if not self.batch:
             return STEP_S if self.duties is not None and self.duties.held else TICK_S
@@ -359,26 +343,6 @@ class Ingest:
         self.counts = {}
         if self.duties is not None:
             self.duties.tick(store)
-
-    def _apply_holds(self) -> None:
-        """Apply the pending hold requests in one commit, then PUBACK them (kept if it failed)."""
-        assert self.client and self.holds is not None
-        holds = self.holds
-        if not self._guarded("applying hold requests", lambda s: self._count(holds.apply(s.conn))):
-            return
-        if self.connected:
-            self.client.ack_many(holds.pubacks)
-        holds.pubacks = []
-
-    def _apply_evidence(self) -> None:
-        """Store the images received in one commit, then PUBACK them (kept if it failed)."""
-        assert self.client and self.evidence is not None
-        intake = self.evidence
-        if not self._guarded("storing evidence", lambda s: self._count(intake.apply(s.conn))):
-            return
-        if self.connected:
-            self.client.ack_many(intake.pubacks)
-        intake.pubacks = []
 
     def _count(self, counts: dict[str, float]) -> None:
         """Add to the counters the next tick writes."""
