@@ -1,16 +1,31 @@
 """Loopback ports: find a free one, wait for a listener, poll a condition."""
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+_issued: set[int] = set()  # ports this process handed out: none is handed out twice
+_lock = threading.Lock()
+
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Return a TCP port on 127.0.0.1 that is free now and not handed out before by this process.
+
+    Free *now*: nothing holds it until the caller binds it, so two calls before either binds
+    could get the same port from the kernel (seen: a NATS node given one port for its
+    monitor and its routes). The set of issued ports rules that out within a process.
+    """
+    with _lock:
+        for _ in range(1000):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _issued:
+                _issued.add(port)
+                return port
+    raise OSError("no free TCP port on 127.0.0.1 that was not handed out already")
 
 
 def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
