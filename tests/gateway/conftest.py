@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page
 
 from dockscan.config import SiteConfig, parse_config
 from dockscan.events import ParcelEvent
-from gateway.store import Store
+from gateway.store import Store, open_db
 from gateway.web import create_app
 from gateway.web.server import build, shutdown, stop_server
 from tests.gateway.web_data import SEED_STATIONS, create_db, seed_site
@@ -150,3 +150,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "gw.db")
     yield s
     s.close()
+
+
+@pytest.fixture
+def conn(store_target: str) -> Iterator[Any]:
+    """An open, migrated store on each backend."""
+    c = open_db(store_target)
+    yield c
+    c.close()

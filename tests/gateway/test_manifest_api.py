@@ -18,7 +18,7 @@ from dockscan.config import ManifestsConfig, SiteConfig
 from gateway.web import create_app
 from gateway.web.server import shutdown
 from tests.gateway.conftest import OPERATOR, VIEWER, WebSite, serving
-from tests.gateway.test_manifests import HEADER, good_rows, s10
+from tests.gateway.manifest_support import HEADER, good_rows, s10
 
 OP = {"Authorization": f"Bearer {OPERATOR}"}
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"

@@ -18,7 +18,7 @@ from gateway.manifests.model import ManifestError
 from gateway.manifests.watch import Busy, DropWatcher, ignored
 from gateway.store import open_db
 from tests.gateway.ingest_support import as_target, gateways_fixture, query, write_config
-from tests.gateway.test_manifests import HEADER, good_rows, s10, write
+from tests.gateway.manifest_support import HEADER, good_rows, s10, write
 from tests.support.broker import Mosquitto, wait_for
 
 __all__ = ["gateways_fixture"]  # the `gateways` fixture

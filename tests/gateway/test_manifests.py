@@ -1,69 +1,24 @@
-"""Manifest import on both backends: counts, rejects, one transaction, re-import, history, CLI."""
+"""Manifest import on both backends: counts, rejects, one transaction, re-import, history."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dockscan.codes import CodeClassifier, s10_with_check
 from dockscan.config import ManifestsConfig, parse_config
 from gateway.manifests import closeout
-from gateway.manifests.importer import FileRejected, Report, import_manifest
-from gateway.manifests.model import Header, ManifestClosed, ManifestError, make_header
-from gateway.store import open_db
-
-CFG = ManifestsConfig()
-PLAIN = CodeClassifier()
-HEADER = "tracking_id,declared_kg,hawb,bag,declared_value,currency,ioss,country,hs_code,description"
-
-
-def s10(i: int) -> str:
-    """Return the i-th valid S10 id."""
-    return s10_with_check("RR", 10_000_000 + i, "CN")
-
-
-def good_rows(n: int, kg: float = 1.5) -> list[str]:
-    """Return n valid CSV data rows."""
-    return [f"{s10(i)},{kg + i / 1000:.3f},H{i},B1,10.00,EUR,IM1234567890,BE,847130,item {i}"
-            for i in range(n)]  # fmt: skip
-
-
-def write(path: Path, rows: list[str], header: str = HEADER) -> Path:
-    """Write a CSV file with a header."""
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    return path
-
-
-def run(conn: Any, path: Path, header: Header | None = None, **kw: Any) -> Report:
-    """Import a file into the test MAWB manifest."""
-    header = header or make_header(mawb="176-12345675")
-    return import_manifest(conn, path, header, kw.pop("cfg", CFG), PLAIN, **kw)
-
-
-def lines(conn: Any, manifest_id: str = "mawb:176-12345675") -> dict[str, tuple]:
-    """Return tracking id -> (line_no, kg, description, removed) of a manifest's lines."""
-    rows = conn.execute(
-        "SELECT tracking_id, line_no, declared_kg, description, removed_ms IS NOT NULL"
-        " FROM manifest_lines WHERE manifest_id = ?",
-        (manifest_id,),
-    ).fetchall()
-    return {r[0]: tuple(r[1:]) for r in rows}
-
-
-def count(conn: Any, table: str) -> int:
-    """Return a table's row count."""
-    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
-@pytest.fixture
-def conn(store_target: str) -> Any:
-    """An open, migrated store on each backend."""
-    c = open_db(store_target)
-    yield c
-    c.close()
+from gateway.manifests.importer import FileRejected
+from gateway.manifests.model import ManifestClosed, ManifestError, make_header
+from tests.gateway.manifest_support import (
+    HEADER,
+    count,
+    good_rows,
+    lines,
+    run,
+    s10,
+    write,
+)
 
 
 def test_good_file_is_imported_with_exact_counts(conn: Any, tmp_path: Path) -> None:
@@ -263,167 +218,3 @@ def test_a_file_whose_every_line_is_rejected_writes_nothing(
     assert not any(removed for *_, removed in lines(conn).values())
     assert count(conn, "manifest_imports") == 1 and count(conn, "manifest_line_history") == 0
     assert conn.execute("SELECT sha256 FROM manifests").fetchone()[0] == first.sha256
-
-
-def test_cli_imports_and_reports(store_target: str, tmp_path: Path) -> None:
-    conf = tmp_path / "site.toml"
-    conf.write_text(f'[site]\nid = "T1"\n[gateway]\ndatabase = "{store_target}"\n'
-                    '[manifests.columns]\ntracking_id = "Tracking No"\n')  # fmt: skip
-    open_db(store_target).close()
-    rows = [f"{s10(1)},1", "RR123456784CN,1", f"{s10(2)},2"]
-    path = write(tmp_path / "lh.csv", rows, header="Tracking No,declared_kg")
-    argv = [sys.executable, "-m", "dockscan", "gateway", "manifest", "import", str(path),
-            "--flight", "LH8400", "--flight-date", "2026-11-27", "-c", str(conf)]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert f"{path}: line 3, tracking_id: 'RR123456784CN': S10 mod-11 check failed" in done.stderr
-    assert "3 lines: 2 new, 0 updated, 0 unchanged, 0 removed, 1 rejected" in done.stdout
-    again = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=60)
-    assert json.loads(again.stdout)["already_imported"] is True
-    bad = subprocess.run([*argv[:7], "--mawb", "176-12345676", "-c", str(conf)],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert bad.returncode == 1 and "check digit" in bad.stderr
-
-
-def test_cli_refuses_a_file_of_rejected_lines_and_a_closed_manifest(
-    store_target: str, tmp_path: Path
-) -> None:
-    conf = tmp_path / "site.toml"
-    conf.write_text(f'[site]\nid = "T1"\n[gateway]\ndatabase = "{store_target}"\n')
-    open_db(store_target).close()
-    short = "tracking_id,declared_kg"
-    cli = [sys.executable, "-m", "dockscan", "gateway", "manifest", "import", "--mawb",
-           "176-12345675", "-c", str(conf)]  # fmt: skip
-
-    def dockscan(path: Path, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*cli, str(path), *args], capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
-
-    bad = write(tmp_path / "bad.csv", ["RR123456784CN,1", f"{s10(1)},abc"], short)
-    done = dockscan(bad)
-    assert done.returncode == 3, done.stderr
-    assert done.stdout == ""
-    assert done.stderr.splitlines() == [
-        f"{bad}: line 2, tracking_id: 'RR123456784CN': S10 mod-11 check failed",
-        f"{bad}: line 3, declared_kg: 'abc' is not a number",
-        "error: manifest mawb:176-12345675: bad.csv: all 2 lines rejected, nothing imported",
-    ]
-    as_json = dockscan(bad, "--json")
-    got = json.loads(as_json.stdout)
-    assert as_json.returncode == 3 and (got["rejected"], got["inserted"]) == (2, 0)
-    assert got["error"].endswith("all 2 lines rejected, nothing imported")
-    assert [r["line_no"] for r in got["rejects"]] == [2, 3]
-    good = write(tmp_path / "good.csv", [f"{s10(1)},1.5"], short)
-    assert dockscan(good).returncode == 0
-    conn = open_db(store_target)
-    try:
-        closeout.close(conn, "mawb:176-12345675", "bob", 1_764_000_000_000, "T1")
-    finally:
-        conn.close()
-    closed = dockscan(write(tmp_path / "more.csv", [f"{s10(1)},1.5", f"{s10(2)},2"], short))
-    assert closed.returncode == 4 and closed.stdout == ""
-    assert closed.stderr == (
-        "error: manifest 'mawb:176-12345675' was closed at 2025-11-24 16:00:00 UTC by bob: no"
-        " file may change its lines any more, so its close-out report stands\n"
-    )
-
-
-def test_cli_lists_and_shows_manifests(store_target: str, tmp_path: Path) -> None:
-    conf = tmp_path / "site.toml"
-    conf.write_text(f'[site]\nid = "T1"\n[gateway]\ndatabase = "{store_target}"\n')
-    open_db(store_target).close()
-    cli = [sys.executable, "-m", "dockscan", "gateway", "manifest"]
-
-    def dockscan(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([*cli, *args, "-c", str(conf)], capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
-        return done
-
-    short = "tracking_id,declared_kg"
-    first = write(tmp_path / "a.csv", [f"{s10(1)},1.5", f"{s10(2)},2", f"{s10(3)},3"], short)
-    assert dockscan("import", str(first), "--mawb", "176-12345675").returncode == 0
-    second = write(tmp_path / "b.csv", [f"{s10(1)},1.5", f"{s10(3)},3"], short)
-    assert dockscan("import", str(second), "--mawb", "176-12345675").returncode == 0
-    assert dockscan("import", str(first), "--uld", "AKE12345CZ").returncode == 0
-    listed = [json.loads(x) for x in dockscan("list", "--json").stdout.splitlines()]
-    by_id = {row["id"]: row for row in listed}
-    assert by_id["mawb:176-12345675"]["lines"] == 3
-    assert by_id["mawb:176-12345675"]["removed"] == 1
-    assert by_id["uld:AKE12345CZ"]["lines"] == 3
-    assert dockscan("list", "--state", "closed").stdout == ""
-    shown = dockscan("show", "mawb:176-12345675")
-    assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.splitlines() == [f"2\t{s10(1)}\t1.5 kg", f"3\t{s10(3)}\t3 kg"]
-    every = [json.loads(x) for x in dockscan("show", "mawb:176-12345675", "--removed",
-                                              "--json").stdout.splitlines()]  # fmt: skip
-    assert [(r["tracking_id"], bool(r["removed_ms"])) for r in every] == [
-        (s10(1), False), (s10(2), True), (s10(3), False)
-    ]  # fmt: skip
-    assert len(dockscan("show", "uld:AKE12345CZ", "--limit", "2").stdout.splitlines()) == 2
-    missing = dockscan("show", "mawb:000-00000000")
-    assert missing.returncode != 0 and "no manifest 'mawb:000-00000000'" in missing.stderr
-
-
-def mixed_rows(n: int) -> list[str]:
-    """Return n data rows: mostly good, some rejected, some ids listed twice across batches."""
-    rows = good_rows(n)
-    for i in range(0, n, 97):
-        rows[i] = rows[i].replace(",BE,", ",ZZ,")  # bad country: the id is known
-    for i in range(50, n, 501):
-        rows[i] = f"{s10(i - 2100 if i > 2100 else i - 1)},1,,,,,,,,twice"
-    rows[7] = "RR123456784CN,1,,,,,,,,bad check digit"
-    return rows
-
-
-def children() -> list[int]:
-    """Return the pids of this process's children (its threads' too)."""
-    pids = []
-    for task in Path("/proc/self/task").iterdir():
-        pids += [int(p) for p in (task / "children").read_text().split()]
-    return pids
-
-
-def test_second_process_imports_exactly_as_in_process(conn: Any, tmp_path: Path) -> None:
-    path = write(tmp_path / "m.csv", mixed_rows(6000))
-    here = make_header(bag="HERE")
-    there = make_header(bag="THERE")
-    got = {}
-    for header, worker in ((here, False), (there, True)):
-        first = run(conn, path, header=header, worker=worker)
-        rows = mixed_rows(6000)
-        rows[10] = rows[10].replace("item 10", "item 10 corrected")
-        del rows[20]
-        fixed = run(conn, write(tmp_path / f"m-{worker}.csv", rows), header=header, worker=worker)
-        got[worker] = [
-            {k: v for k, v in vars(r).items() if k not in ("manifest_id", "sha256", "source_name")}
-            for r in (first, fixed)
-        ]
-        got[worker].append(sorted(lines(conn, header.id).items()))
-    assert got[True] == got[False]
-    first, fixed, _ = got[True]
-    # 61 bad countries, 1 bad check digit, 11 ids listed twice (one's first line was rejected)
-    assert (first["lines"], first["inserted"], first["rejected"]) == (6000, 5927, 73)
-    assert (fixed["updated"], fixed["removed"], fixed["unchanged"]) == (1, 1, 5925)
-    assert "is listed already, on line" in str(first["rejects"][-1])
-
-
-def test_second_process_refusing_the_file_midway_writes_nothing(conn: Any, tmp_path: Path) -> None:
-    rows = good_rows(5000) + [f'{s10(9000)},1,,,,,,,,"unclosed'] + ["x" * 100] * 5
-    cfg = ManifestsConfig(max_field_bytes=256)
-    with pytest.raises(ManifestError, match=r"line 5002: field larger than field limit"):
-        run(conn, write(tmp_path / "m.csv", rows), cfg=cfg, worker=True)
-    assert count(conn, "manifest_lines") == 0 and count(conn, "manifest_imports") == 0
-    assert children() == []
-
-
-def test_second_process_is_stopped_when_the_import_fails(conn: Any, tmp_path: Path) -> None:
-    def fail(reject: Any) -> None:
-        raise RuntimeError(f"stop at {reject}")
-
-    rows = good_rows(9000)
-    rows.insert(3000, "RR123456784CN,1")
-    path = write(tmp_path / "m.csv", rows)
-    with pytest.raises(RuntimeError, match="stop at line 3002"):
-        run(conn, path, worker=True, on_reject=fail)
-    assert children() == []
-    assert count(conn, "manifest_lines") == 0
