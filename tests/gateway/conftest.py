@@ -158,3 +158,11 @@ def conn(store_target: str) -> Iterator[Any]:
     c = open_db(store_target)
     yield c
     c.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: Postgres) -> Iterator[str]:
+    """A new empty database on the session server, its URL with the password."""
+    name = pg_server.create_database()
+    yield pg_server.url(name, password=True)
+    pg_server.drop_database(name)

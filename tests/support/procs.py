@@ -1,12 +1,15 @@
-"""Real child processes for end-to-end tests: `dockscan ...` subprocesses with logs."""
+"""Child processes for end-to-end tests (`dockscan ...` with logs), and threads run at once."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class Procs:
@@ -75,3 +78,26 @@ def get_text(url: str, timeout: float = 5.0) -> str:
     """GET a URL and return its body as text."""
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.read().decode()
+
+
+def together(work: list[Callable[[], Any]]) -> list[Any]:
+    """Run the callables in threads released at the same moment; return results or raise."""
+    start = threading.Barrier(len(work))
+    results: list[Any] = [None] * len(work)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = work[i]()
+        except BaseException as exc:  # re-raised in the test's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    if errors:
+        raise errors[0]
+    return results
