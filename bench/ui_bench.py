@@ -111,16 +111,19 @@ def build_store(path: Path, parcels: int, stations: int, days: float) -> None:
     conn.close()
 
 
-def _flush(conn: sqlite3.Connection, parcels: list, codes: list) -> None:
-    """Insert one batch of parcels and codes."""
+def _flush(conn: sqlite3.Connection, parcels: list, codes: list, gateway: str = "") -> None:
+    """Insert one batch of parcels and codes; bump the counters (with a gateway column: of it)."""
     conn.executemany("INSERT INTO parcels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", parcels)
     conn.executemany(
         "INSERT INTO parcel_codes (event_id, text, symbology, kind, check_ok) VALUES (?,?,?,?,?)",
         codes,
     )
-    conn.execute("INSERT OR REPLACE INTO counters VALUES ('broker_connected', 1)")
+    who = (gateway,) if gateway else ()
+    marks = "?, " * len(who)
+    conn.execute(f"INSERT OR REPLACE INTO counters VALUES ({marks}'broker_connected', 1)", who)
     conn.execute(
-        "INSERT OR REPLACE INTO counters VALUES ('heartbeat_ms', ?)", (time.time() * 1000,)
+        f"INSERT OR REPLACE INTO counters VALUES ({marks}'heartbeat_ms', ?)",
+        (*who, time.time() * 1000),
     )
     parcels.clear()
     codes.clear()
@@ -146,7 +149,7 @@ def write_forever(path: Path, rate: float) -> None:
                             tpl.replace("st-000", st)))  # fmt: skip
             codes.append((event_id, code, "code128", "upu_s10", 1))
         conn.execute("BEGIN")
-        _flush(conn, parcels, codes)
+        _flush(conn, parcels, codes, gateway="bench-ingest")
         conn.execute("UPDATE stations SET last_event_ms = ?, last_seen_ms = ? WHERE id = ?",
                      (now, now, st))  # fmt: skip
         conn.execute("COMMIT")

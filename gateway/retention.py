@@ -48,7 +48,7 @@ def _delete_parcels(conn: Connection, where: str, args: tuple, limit: int) -> in
     """
     oldest = f"SELECT event_id FROM parcels WHERE {where} ORDER BY ts_ms, event_id LIMIT ?"
     conn.execute(f"DELETE FROM parcel_codes WHERE event_id IN ({oldest})", (*args, limit))
-    for table in ("verdicts", "verdict_queue", "corrections", "evidence"):
+    for table in ("verdicts", "verdict_queue", "corrections", "evidence", "clearing_open"):
         conn.execute(f"DELETE FROM {table} WHERE event_id IN ({oldest})", (*args, limit))
     deleted = conn.execute(f"DELETE FROM parcels WHERE event_id IN ({oldest})", (*args, limit))
     return deleted.rowcount

@@ -14,6 +14,7 @@ import psycopg
 from dockscan.events import ParcelEvent, StationStatus, Telemetry
 from dockscan.topics import Topics
 from gateway import deadletters, liveness
+from gateway.clearing import backlog
 from gateway.clock import epoch_ms, now_ms
 from gateway.db import Connection, is_postgres, open_store
 from gateway.db.sqlite import BUSY_TIMEOUT_MS
@@ -266,6 +267,7 @@ class Store:
         self.conn.executemany(STATION_SQL, [(v[2], v[3], v[4], st) for st, v in stations])
         insert = self._insert_pg if self.postgres else self._insert_sqlite
         new = insert(rows, codes)
+        backlog.add(self.conn, [(unique[r[0]][0], r[5], r[6]) for r in rows if r[0] in new])
         out.inserted = len(new)
         out.duplicates = len(parcels) - len(new)
         if self.reconciler is not None:

@@ -22,6 +22,7 @@ from dockscan.correction_events import (
 )
 from dockscan.errors import DockscanError
 from dockscan.events import Barcode, Outcome, ParcelEvent
+from gateway.clearing import backlog
 from gateway.clearing.keyed import check_keyed
 from gateway.clock import from_ms
 from gateway.reconcile.matcher import Reconciler, lock
@@ -104,6 +105,7 @@ def correct(
             req.actor.strip(), now, current,
         )  # fmt: skip
         correction_id = conn.execute(INSERT_SQL, row).fetchone()[0]
+        backlog.close(conn, req.event_id)
         message = Correction(
             correction_id=correction_id, site=parcel["site"], station=parcel["station"],
             dock=parcel["dock"], event_id=req.event_id, parcel_ts=from_ms(parcel["ts_ms"]),

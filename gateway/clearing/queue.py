@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 
 from gateway.evidence import images_of
 
-UNREAD = "('NO_READ', 'MULTI_READ', 'INVALID_CODE')"  # as the partial index parcels_unread
-OPEN = "NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = p.event_id)"
 QUEUE_COLUMNS = (
     "p.event_id, p.station, p.dock, p.ts_ms, p.received_ms, p.outcome, p.weight_kg, p.payload"
 )
@@ -60,16 +58,16 @@ def unresolved(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Return unresolved unread parcels, oldest first, with their images' state."""
-    where, params = [f"p.outcome IN {UNREAD}", OPEN], []
+    where, params = ["TRUE"], []
     if dock:
-        where.append("p.dock = ?")
+        where.append("o.dock = ?")
         params.append(dock)
     if shift is not None:
-        where.append("p.ts_ms >= ? AND p.ts_ms < ?")
+        where.append("o.ts_ms >= ? AND o.ts_ms < ?")
         params += [shift.start_ms, shift.end_ms]
     rows = conn.execute(
-        f"SELECT {QUEUE_COLUMNS} FROM parcels p WHERE {' AND '.join(where)}"
-        " ORDER BY p.ts_ms, p.event_id LIMIT ?",
+        f"SELECT {QUEUE_COLUMNS} FROM clearing_open o JOIN parcels p ON p.event_id = o.event_id"
+        f" WHERE {' AND '.join(where)} ORDER BY o.ts_ms, o.event_id LIMIT ?",
         [*params, int(limit)],
     ).fetchall()
     items = [_item(r) for r in rows]
@@ -106,10 +104,7 @@ def image_states(item: dict[str, Any], now: int, missing_after_ms: int) -> list[
 
 def unresolved_by_station(conn: Any) -> dict[str, int]:
     """Return how many unread parcels wait at the clearing desk, per station."""
-    rows = conn.execute(
-        f"SELECT p.station, count(*) FROM parcels p WHERE p.outcome IN {UNREAD} AND {OPEN}"
-        " GROUP BY p.station"
-    ).fetchall()
+    rows = conn.execute("SELECT station, count(*) FROM clearing_open GROUP BY station").fetchall()
     return {station: count for station, count in rows}
 
 
@@ -130,33 +125,19 @@ def median_clear_s(conn: Any, since_ms: int) -> dict[str, float]:
 
 def docks(conn: Any) -> list[str]:
     """Return the docks with unread parcels waiting."""
-    rows = conn.execute(
-        f"SELECT DISTINCT p.dock FROM parcels p WHERE p.outcome IN {UNREAD} AND {OPEN}"
-        " ORDER BY p.dock"
-    ).fetchall()
+    rows = conn.execute("SELECT DISTINCT dock FROM clearing_open ORDER BY dock").fetchall()
     return [r[0] for r in rows]
 
 
 def missing_images(conn: Any, since_ms: int, before_ms: int) -> int:
     """Return how many images of unresolved parcels received in [since, before) never came."""
-    rows = conn.execute(
-        f"SELECT p.event_id, p.station, p.payload FROM parcels p WHERE p.outcome IN {UNREAD}"
-        f" AND {OPEN} AND p.ts_ms >= ? AND p.received_ms < ?",
+    row = conn.execute(
+        "SELECT sum(o.images - (SELECT count(*) FROM evidence e WHERE e.event_id = o.event_id"
+        " AND e.station = o.station AND e.idx < o.images)) FROM clearing_open o"
+        " WHERE o.images > 0 AND o.ts_ms >= ? AND o.received_ms < ?",
         (since_ms, before_ms),
-    ).fetchall()
-    listed = {}
-    for event_id, station, payload in rows:
-        try:
-            count = len(json.loads(payload).get("images", []))
-        except (ValueError, AttributeError):
-            count = 0
-        if count:
-            listed[event_id] = (station, count)
-    stored = images_of(conn, list(listed))
-    return sum(
-        sum(1 for i in range(count) if stored[e].get(i, ("",))[0] != station)
-        for e, (station, count) in listed.items()
-    )
+    ).fetchone()
+    return int(row[0] or 0)
 
 
 def panel(conn: Any, now: int, missing_after_ms: int) -> dict[str, Any]:

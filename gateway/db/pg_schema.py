@@ -284,6 +284,26 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX parcels_unread ON parcels (ts_ms)
         WHERE outcome IN ('NO_READ', 'MULTI_READ', 'INVALID_CODE');
     """,
+    8: f"""
+    CREATE TABLE clearing_open (
+        event_id {T} PRIMARY KEY,
+        station {T} NOT NULL,
+        dock {T} NOT NULL,
+        ts_ms BIGINT NOT NULL,
+        received_ms BIGINT NOT NULL,
+        images INTEGER NOT NULL
+    );
+    CREATE INDEX clearing_open_ts ON clearing_open (ts_ms, event_id);
+    CREATE INDEX clearing_open_dock ON clearing_open (dock, ts_ms, event_id);
+    CREATE INDEX clearing_open_station ON clearing_open (station);
+    INSERT INTO clearing_open (event_id, station, dock, ts_ms, received_ms, images)
+        SELECT p.event_id, p.station, p.dock, p.ts_ms, p.received_ms,
+            CASE WHEN json_typeof(p.payload::json -> 'images') = 'array'
+                THEN json_array_length(p.payload::json -> 'images') ELSE 0 END
+        FROM parcels p WHERE p.outcome IN ('NO_READ', 'MULTI_READ', 'INVALID_CODE')
+        AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = p.event_id);
+    DROP INDEX parcels_unread;
+    """,
 }
 
 

@@ -236,19 +236,21 @@ def test_corrections_are_exported_with_formulas_neutralised(
     assert SCRIPT not in html and "&lt;script&gt;" in html
 
 
-def test_retention_takes_corrections_and_evidence_with_their_parcel(
+def test_retention_takes_corrections_evidence_and_desk_rows_with_their_parcel(
     site: ClearingSite, client: FlaskClient
 ) -> None:
     assert correct(client, site.ids["no_read"], code=s10(1)).status_code == 201
     conn = db(site)
     try:
-        oldest = conn.execute("SELECT ts_ms FROM parcels WHERE event_id = ?",
-                              (site.ids["no_read"],)).fetchone()[0]  # fmt: skip
-        purge_by_age(conn, oldest + 1)  # the read parcel and the no-read go
+        cutoff = conn.execute("SELECT ts_ms FROM parcels WHERE event_id = ?",
+                              (site.ids["multi"],)).fetchone()[0]  # fmt: skip
+        purge_by_age(conn, cutoff + 1)  # the read parcel, the no-read and the multi-read go
     finally:
         conn.close()
     assert rows(site, "SELECT count(*) FROM corrections") == [(0,)]
     assert rows(site, "SELECT count(*) FROM evidence") == [(0,)]
+    left = {site.ids["invalid"], site.ids["recent"]}  # still unresolved: the desk keeps them
+    assert {r[0] for r in rows(site, "SELECT event_id FROM clearing_open")} == left
 
 
 def test_shifts_follow_the_site_clock_across_midnight_and_summer_time() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from dockscan.config import parse_config
 from gateway import liveness
+from gateway.clearing import queue
 from gateway.clock import now_ms
 from gateway.deadletters import dead_letter
 from gateway.export import export
@@ -159,3 +160,15 @@ def assert_writable(path: Path, before: dict[str, tuple[list[str], list[tuple]]]
         count = store.conn.execute("SELECT count(*) FROM parcels").fetchone()[0]
         assert count == len(old) + 1
         assert schema_version(store.conn) == SCHEMA_VERSION  # reopening migrates nothing
+
+
+def test_a_version_7_store_opens_its_unresolved_unread_parcels_at_the_desk(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    build(path, 7)  # two no-reads: one corrected, one listing two images with one stored
+    with Store(path) as store:
+        opened = store.conn.execute(
+            "SELECT o.station, o.images, p.outcome FROM clearing_open o"
+            " JOIN parcels p ON p.event_id = o.event_id"
+        ).fetchall()
+        assert opened == [("st2", 2, "NO_READ")]
+        assert queue.missing_images(store.conn, 0, 2**62) == 1

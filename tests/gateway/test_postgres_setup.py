@@ -80,7 +80,7 @@ def test_migration_is_idempotent_and_two_stores_starting_together_migrate_once(
             " WHERE table_schema = current_schema() ORDER BY table_name"
         )
         assert [name for (name,) in tables.fetchall()] == [
-            "corrections", "counters", "dead_letters", "evidence", "hold_history", "holds",
+            "clearing_open", "corrections", "counters", "dead_letters", "evidence", "hold_history", "holds",
             "leases", "manifest_imports", "manifest_line_history", "manifest_lines", "manifests",
             "meta", "outbound", "parcel_codes", "parcels", "station_events", "stations",
             "verdict_queue", "verdicts",
@@ -107,7 +107,37 @@ def test_a_version_6_store_gets_the_verdict_queue_and_keeps_its_verdicts(pg_url:
         assert conn.execute("SELECT event_id, match FROM verdicts").fetchall() == [
             ("e1", "NO_MANIFEST")
         ]
-        assert pg_schema.migrate(conn) == SCHEMA_VERSION == 7
+        assert pg_schema.migrate(conn) == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_a_version_7_store_opens_its_unresolved_unread_parcels_at_the_desk(pg_url: str) -> None:
+    conn = PgConnection(pg_url)
+    parcel_sql = (
+        "INSERT INTO parcels (event_id, site, station, dock, seq, ts_ms, received_ms,"
+        " committed_ms, outcome, payload) VALUES (?, 'T1', 'st1', 'd1', 1, ?, 5, 5, ?, ?)"
+    )
+    try:
+        conn.execute("BEGIN")
+        for script in (pg_schema.DDL, pg_schema.MIGRATIONS[6], pg_schema.MIGRATIONS[7]):
+            conn.execute(script)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '7')")
+        for event_id, outcome, payload in [
+            ("read", "OK", '{"images": []}'),
+            ("corrected", "NO_READ", '{"images": ["a.jpg"]}'),
+            ("open", "MULTI_READ", '{"images": ["a.jpg", "b.jpg"]}'),
+            ("no-list", "INVALID_CODE", "{}"),
+        ]:
+            conn.execute(parcel_sql, (event_id, len(event_id), outcome, payload))
+        conn.execute(
+            "INSERT INTO corrections (event_id, station, action, original_outcome, actor,"
+            " created_ms) VALUES ('corrected', 'st1', 'relabelled', 'NO_READ', 'ann', 9)"
+        )
+        conn.execute("COMMIT")
+        assert pg_schema.migrate(conn) == 7
+        got = conn.execute("SELECT event_id, dock, ts_ms, images FROM clearing_open ORDER BY 1")
+        assert got.fetchall() == [("no-list", "d1", 7, 0), ("open", "d1", 4, 2)]
     finally:
         conn.close()
 
