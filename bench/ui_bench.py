@@ -320,7 +320,8 @@ def write_results(
         " batches while the load runs, as the gateway ingest would.",
         "Goals (issue 7): board and /api/stations p95 < 100 ms, barcode search p95 < 50 ms."
         " The board also counts each station's unresolved no-reads and median time to clear"
-        " (issue 14), from the clearing backlog table (schema 8); the clearing desk page and a dock's queue (API) are measured beside them.",
+        " (issue 14), from the clearing backlog table (schema 8); the clearing desk page and a"
+        " dock's queue (API) are measured beside them.",
         "",
         "| scenario | endpoint | req/s | p50 ms | p95 ms | p99 ms | p95 / baseline p95 |",
         "|---|---|---|---|---|---|---|",

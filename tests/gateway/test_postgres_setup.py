@@ -80,10 +80,10 @@ def test_migration_is_idempotent_and_two_stores_starting_together_migrate_once(
             " WHERE table_schema = current_schema() ORDER BY table_name"
         )
         assert [name for (name,) in tables.fetchall()] == [
-            "clearing_open", "corrections", "counters", "dead_letters", "evidence", "hold_history", "holds",
-            "leases", "manifest_imports", "manifest_line_history", "manifest_lines", "manifests",
-            "meta", "outbound", "parcel_codes", "parcels", "station_events", "stations",
-            "verdict_queue", "verdicts",
+            "clearing_open", "corrections", "counters", "dead_letters", "evidence", "hold_history",
+            "holds", "leases", "manifest_imports", "manifest_line_history", "manifest_lines",
+            "manifests", "meta", "outbound", "parcel_codes", "parcels", "station_events",
+            "stations", "verdict_queue", "verdicts",
         ]  # fmt: skip
     finally:
         for c in conns:
