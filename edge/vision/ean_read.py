@@ -1,8 +1,8 @@
-"""Last attempt on a blurred EAN-13 that zxing-cpp could not read: fit it on two scan bands.
+"""Last attempt on a blurred EAN-13 that zxing-cpp could not read: fit it on three scan bands.
 
-Used only for close-ups where nothing was read and EAN-13 is asked for. A read needs a clear
-margin over the best other valid code on one band of scan lines, and the same code, again with
-a margin, on a second, separate band; precision matters more than recall here.
+Used only for close-ups where nothing was read and EAN-13 is asked for. A read needs the same
+code on two of three separate bands of scan lines, on each with a clear margin over the best
+other valid code; precision matters more than recall here.
 """
 
 import math
@@ -15,53 +15,47 @@ from edge.vision.localise import Region, derotate, map_points
 
 MIN_MARGIN = 1.1  # the best other valid code must fit this much worse (squared error ratio)
 BAND = 0.12  # share of the region's bar height averaged into one profile
-OFFSET = 0.14  # each band's centre, as a share of that height, above and below the middle
+OFFSETS = (-0.14, 0.0, 0.14)  # band centres along the bars, as shares of the region's height
 MAX_CANDIDATES = 3  # code placements tried per profile and direction
 
 
 def read_blurred_ean(gray: np.ndarray, regions: list[Region]) -> list[Code]:
-    """Return at most one EAN-13 fitted in the first regions' scan bands, or nothing."""
+    """Return at most one EAN-13 fitted in the regions' scan bands, or nothing."""
     h, w = gray.shape[:2]
-    done: list[Region] = []
     for region in regions:
-        if any(_same_line(region, other) for other in done):
-            continue
-        done.append(region)
-        bands = [_band(gray, region, sign * OFFSET, float(np.hypot(h, w))) for sign in (-1, 1)]
+        bands = [_band(gray, region, offset, float(np.hypot(h, w))) for offset in OFFSETS]
         if any(b is None for b in bands):
             continue
-        (first, to_image, rows), (second, _, _) = bands  # type: ignore[misc]
+        profiles = [b[0] for b in bands]  # type: ignore[index]
+        _, to_image, rows = bands[0]  # type: ignore[misc]
         for flip in (False, True):
-            a, b = (first[::-1], second[::-1]) if flip else (first, second)
-            code = _read_profiles(a, b)
-            if code is None:
+            found = _read_profiles([p[::-1] if flip else p for p in profiles])
+            if found is None:
                 continue
-            text, geo = code
-            x0, x1 = (len(a) - geo.x1, len(a) - geo.x0) if flip else (geo.x0, geo.x1)
+            text, geo = found
+            n = len(profiles[0])
+            x0, x1 = (n - geo.x1, n - geo.x0) if flip else (geo.x0, geo.x1)
             return [Code(text, "ean13", _quad(to_image, x0, x1, rows), "ean-fit")]
     return []
 
 
-def _read_profiles(a: np.ndarray, b: np.ndarray) -> tuple[str, ean_scan.Geometry] | None:
-    """Fit band a; confirm on band b from a's geometry; return the text when both are clear."""
-    for start in ean_scan.guard_candidates(a, MAX_CANDIDATES):
-        rough, _, _ = ean_scan.search(a, start, fine=False)
-        geo, _, text = ean_scan.search(a, rough, fine=True)
-        geo_b, _, text_b = ean_scan.search(b, geo, fine=True)
-        if text_b != text:  # a wrong fit rarely repeats on other scan lines
-            continue
-        if _margin(a, geo, text) >= MIN_MARGIN and _margin(b, geo_b, text) >= MIN_MARGIN:
-            return text, geo
+def _read_profiles(profiles: list[np.ndarray]) -> tuple[str, ean_scan.Geometry] | None:
+    """Fit the first band; refit the others from its geometry; two must agree, both clearly."""
+    lead = profiles[0]
+    for start in ean_scan.guard_candidates(lead, MAX_CANDIDATES):
+        rough, _, _ = ean_scan.search(lead, start, fine=False)
+        geo, _, text = ean_scan.search(lead, rough, fine=True)
+        fits = [(lead, geo, text)]
+        for other in profiles[1:]:
+            fits.append((other, *ean_scan.search(other, geo, fine=True)[::2]))
+        texts = [t for _, _, t in fits]
+        for candidate in set(texts):
+            if texts.count(candidate) < 2:  # a wrong fit rarely repeats on other scan lines
+                continue
+            clear = [g for p, g, t in fits if t == candidate and _margin(p, g, t) >= MIN_MARGIN]
+            if len(clear) >= 2:
+                return candidate, clear[0]
     return None
-
-
-def _same_line(region: Region, other: Region) -> bool:
-    """Return whether a region lies on the scan line already taken through another."""
-    if abs(region.angle_deg - other.angle_deg) > 4.0:
-        return False
-    a = math.radians(other.angle_deg)
-    across = -(region.cx - other.cx) * math.sin(a) + (region.cy - other.cy) * math.cos(a)
-    return abs(across) < 0.25 * other.height
 
 
 def _margin(profile: np.ndarray, geo: ean_scan.Geometry, text: str) -> float:
