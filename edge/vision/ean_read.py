@@ -13,7 +13,7 @@ from edge.vision import ean_fit, ean_scan
 from edge.vision.backends import Code
 from edge.vision.localise import Region, derotate, map_points
 
-MIN_MARGIN = 1.1  # the best other valid code must fit this much worse (squared error ratio)
+MIN_MARGIN = 1.15  # the best other valid code must fit this much worse (squared error ratio)
 BAND = 0.12  # share of the region's bar height averaged into one profile
 OFFSETS = (-0.14, 0.0, 0.14)  # band centres along the bars, as shares of the region's height
 MAX_CANDIDATES = 3  # code placements tried per profile and direction
