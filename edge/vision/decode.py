@@ -9,6 +9,7 @@ import numpy as np
 
 from dockscan.config import CameraConfig
 from edge.vision.backends import BARS, Backend, Code, build_backends
+from edge.vision.ean_read import read_blurred_ean
 from edge.vision.effort import (
     WEAKLY_CHECKED,
     Votes,
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 CROP_ZOOM = 2.0  # close-up crops are cut out at twice the size (cubic): thin bars survive
 CROP_SHARPEN = 4.0  # unsharp-mask sigma for the first harder attempt on a close-up crop
 WIDE_MARGIN = 0.6  # the second crop of a region reaches this far past its ends (split blobs)
+EAN_FIT_REGIONS = 2  # bar regions (on separate scan lines) the EAN-13 fit tries
 MIN_SPAN = 0.05  # an enhanced 1D read covering fewer rows than this share of its width is unsure
 ALL_SYMBOLOGIES = ("code128", "gs1-128", "ean13", "itf14", "itf", "code39", "qrcode")
 ALL_SYMBOLOGIES += ("datamatrix", "pdf417")
@@ -45,6 +47,7 @@ class DecoderSettings:
     close_up_px: int = 800  # images this small get slower, harder attempts where nothing reads
     whole_px: int = 960  # the whole-image pass runs on a copy this long; crops keep full detail
     confirm_weak: bool = True  # an EAN/ITF/Code 39 from an enhanced crop needs a second look
+    ean_fit: bool = True  # unread close-ups: fit a blurred EAN-13 as the last attempt (ean_read)
 
 
 class Decoder:
@@ -121,6 +124,9 @@ class Decoder:
             found = self._tilted(gray, found)
         if not found and max(gray.shape) <= self.settings.close_up_px:
             found = self._second_effort(gray)
+            if not found and "ean13" in self.settings.symbologies and self.settings.ean_fit:
+                # last attempt: fit a blurred EAN-13 to scan lines (zxing-cpp needs edges)
+                found = read_blurred_ean(gray, find_linear_regions(gray, EAN_FIT_REGIONS))
         return drop_overlaps(found)
 
     def _whole_image(self, gray: np.ndarray) -> list[Code]:
