@@ -73,6 +73,9 @@ class Decoder:
                 tilt=cfg.tilt,
                 roi=cfg.roi,
                 downscale=cfg.downscale,
+                # A camera decodes every frame and a parcel passes in several: the fit's
+                # seconds on an unread small frame would stall the stream for nothing.
+                ean_fit=False,
             )
         )
 

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from dockscan.config import CameraConfig
 from edge.vision import Decoder, DecoderSettings
 from edge.vision.ean_fit import modules_of
 from edge.vision.ean_read import read_blurred_ean
@@ -79,3 +80,10 @@ def test_wrong_check_digit_refused() -> None:
 def test_only_when_ean_asked() -> None:
     image = _ean_photo(modules_of(TEXT))
     assert Decoder(DecoderSettings(symbologies=("code128", "qrcode"))).decode(image) == []
+
+
+def test_a_camera_never_fits_even_small_frames_with_ean13_asked() -> None:
+    image = _ean_photo(modules_of(TEXT))  # 310 px wide: a close-up by size
+    cfg = CameraConfig(kind="camera", id="cam1", source="0", symbologies=["ean13", "code128"])
+    assert Decoder.from_camera(cfg).decode(image) == []
+    assert [c.text for c in Decoder().decode(image)] == [TEXT]  # what `dockscan decode` reads
