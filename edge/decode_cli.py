@@ -68,6 +68,11 @@ def _code_json(code: Code) -> dict:
     help="Decoder chain in order (repeatable; default: zxing).",
 )
 @click.option("--no-tilt", is_flag=True, help="Skip the search for tilted 1D labels.")
+@click.option(
+    "--no-ean-fit",
+    is_flag=True,
+    help="Skip the last attempt on unread close-ups: fitting a blurred EAN-13 (seconds each).",
+)
 @click.option("-c", "--config", "config_path", help="Site config holding --camera.")
 @click.option("--camera", "camera_id", help="Use this camera's decoder settings from --config.")
 @handle_errors
@@ -77,6 +82,7 @@ def decode(
     symbologies: tuple[str, ...],
     backends: tuple[str, ...],
     no_tilt: bool,
+    no_ean_fit: bool,
     config_path: str | None,
     camera_id: str | None,
 ) -> None:
@@ -89,17 +95,15 @@ def decode(
     if camera_id:
         if not config_path:
             raise click.UsageError("--camera needs -c/--config")
-        cam = camera_config(config_path, camera_id)
-        settings = DecoderSettings(
-            tuple(cam.symbologies), tuple(cam.backends), cam.tilt, cam.roi, cam.downscale
-        )
+        decoder = Decoder.from_camera(camera_config(config_path, camera_id))
     else:
         settings = DecoderSettings(
             symbologies=symbologies or ALL_SYMBOLOGIES,
             backends=backends or ("zxing",),
             tilt=not no_tilt,
+            ean_fit=not no_ean_fit,
         )
-    decoder = Decoder(settings)
+        decoder = Decoder(settings)
     failed = 0
     for path in images:
         try:

@@ -1,9 +1,14 @@
 """The blurred EAN-13 fit: reads what zxing-cpp cannot, and refuses what is not a valid EAN-13."""
 
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 import zxingcpp
+from click.testing import CliRunner
 
+from dockscan.cli import cli
 from dockscan.config import CameraConfig
 from edge.vision import Decoder, DecoderSettings
 from edge.vision.ean_fit import modules_of
@@ -87,3 +92,13 @@ def test_a_camera_never_fits_even_small_frames_with_ean13_asked() -> None:
     cfg = CameraConfig(kind="camera", id="cam1", source="0", symbologies=["ean13", "code128"])
     assert Decoder.from_camera(cfg).decode(image) == []
     assert [c.text for c in Decoder().decode(image)] == [TEXT]  # what `dockscan decode` reads
+
+
+def test_the_cli_fits_blurred_ean_unless_told_not_to(tmp_path: Path) -> None:
+    path = tmp_path / "blurred.png"
+    cv2.imwrite(str(path), _ean_photo(modules_of(TEXT)))
+    fitted = CliRunner().invoke(cli, ["decode", "--json", str(path)])
+    assert fitted.exit_code == 0, fitted.output
+    assert [c["text"] for c in json.loads(fitted.output)["codes"]] == [TEXT]
+    skipped = CliRunner().invoke(cli, ["decode", "--json", "--no-ean-fit", str(path)])
+    assert json.loads(skipped.output)["codes"] == []
