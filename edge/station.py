@@ -11,6 +11,7 @@ from datetime import datetime
 from dockscan import __version__
 from dockscan.codes import CodeClassifier, CodeInfo
 from dockscan.config import StationConfig
+from dockscan.correction_events import CLEARED_OUTCOMES
 from dockscan.errors import StoreError
 from dockscan.events import (
     Barcode,
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 Evidence = Callable[[float], list[str]]
 # Outcomes a person must resolve at the clearing desk: the camera frames around them are kept.
-EVIDENCE_OUTCOMES = (Outcome.NO_READ, Outcome.MULTI_READ, Outcome.INVALID_CODE)
 
 
 @dataclass
@@ -242,7 +242,7 @@ class Station:
     def _emit(self, d: Decision) -> None:
         """Build the event inside the outbox transaction; report only after the commit."""
         images: list[str] = []
-        if d.outcome in EVIDENCE_OUTCOMES and self.evidence is not None:
+        if d.outcome in CLEARED_OUTCOMES and self.evidence is not None:
             try:
                 images = self.evidence(d.t)[:16]
             except Exception:

@@ -6,9 +6,9 @@ desk, the board and /metrics read the backlog, not every unread parcel ever stor
 
 from typing import Any
 
+from dockscan.correction_events import CLEARED_OUTCOMES
 from dockscan.events import ParcelEvent
 
-UNREAD = ("NO_READ", "MULTI_READ", "INVALID_CODE")
 ADD_SQL = (
     "INSERT INTO clearing_open (event_id, station, dock, ts_ms, received_ms, images)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
@@ -20,7 +20,7 @@ def add(conn: Any, parcels: list[tuple[ParcelEvent, int, int]]) -> None:
     items = [
         (e.event_id, e.station, e.dock, ts, received, len(e.images))
         for e, ts, received in parcels
-        if e.outcome.value in UNREAD
+        if e.outcome in CLEARED_OUTCOMES
     ]
     if items:
         conn.executemany(ADD_SQL, items)
