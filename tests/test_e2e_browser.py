@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import artifact
-from tests.support.broker import Mosquitto, wait_port
+from tests.support.broker import Mosquitto
 from tests.support.chain import Chain
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -28,7 +28,7 @@ def test_killed_agent_turns_offline_on_the_board(
         chain.start_gateway("--ui")
         for sid in chain.ids:
             chain.start_edge(sid, count=50, rate=5)
-        wait_port(chain.http, 20)
+        chain.wait_ui()
         page.goto(f"http://127.0.0.1:{chain.http}/")
         for sid in chain.ids:
             row = page.locator(f'tr[data-station="{sid}"]')

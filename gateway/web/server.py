@@ -86,7 +86,11 @@ def stop_server(server: Any, loop_thread: threading.Thread | None = None) -> Non
     from inside the loop (closing them under a running select() fails with EBADF).
     """
     if loop_thread is not None and loop_thread.is_alive():
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError as exc:  # the wake-up pipe is already gone: the loop cannot be asked
+            logger.warning("web server wake-up pipe unusable (%s); closing its sockets here", exc)
+            wasyncore.close_all(server._map, ignore_all=True)
         loop_thread.join(5)
     else:
         wasyncore.close_all(server._map)

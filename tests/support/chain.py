@@ -8,7 +8,7 @@ import psycopg
 
 from gateway.db import is_postgres
 from gateway.db.postgres import translate
-from tests.support.broker import Mosquitto, free_port, wait_for
+from tests.support.broker import Mosquitto, free_port, wait_for, wait_port
 from tests.support.postgres import PASSWORD
 from tests.support.procs import Procs
 
@@ -108,6 +108,13 @@ class Chain:
         sql = "SELECT value FROM counters WHERE name='broker_connected' AND gateway=?"
         wait_for(lambda: read_sql(self.db, sql, (gateway,)) == [(1.0,)], timeout, 0.1,
                  f"{gateway} connected")  # fmt: skip
+
+    def wait_ui(self, timeout: float = 60) -> None:
+        """Wait until the gateway's web UI answers on its port; fail with every log's tail."""
+        try:
+            wait_port(self.http, timeout)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{self.procs.dump()}") from exc
 
     def start_edge(self, sid: str, count: int = 0, rate: float = 500.0) -> None:
         """Start (or restart) a station's agent, optionally feeding `count` synthetic parcels."""
