@@ -1,7 +1,9 @@
 """Run the web UI under waitress; refuse non-loopback addresses without an access token."""
 
+import contextlib
 import ipaddress
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -88,13 +90,27 @@ def stop_server(server: Any, loop_thread: threading.Thread | None = None) -> Non
     if loop_thread is not None and loop_thread.is_alive():
         try:
             server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        except OSError as exc:  # the wake-up pipe is already gone: the loop cannot be asked
-            logger.warning("web server wake-up pipe unusable (%s); closing its sockets here", exc)
-            wasyncore.close_all(server._map, ignore_all=True)
+        except OSError as exc:
+            _stop_without_trigger(server, loop_thread, exc)
         loop_thread.join(5)
     else:
         wasyncore.close_all(server._map)
     server.task_dispatcher.shutdown(timeout=5)
+
+
+def _stop_without_trigger(server: Any, loop_thread: threading.Thread, exc: OSError) -> None:
+    """Stop a loop whose wake-up pipe is gone: empty its map, let it end, then close sockets."""
+    logger.warning("web server wake-up pipe unusable (%s); stopping its loop by its map", exc)
+    channels = list(server._map.values())
+    server._map.clear()  # the loop ends after its current select (at most its timeout)
+    loop_thread.join(5)
+    trigger = server.trigger
+    trigger._closed = True  # its own close() would stop at the dead write end
+    for channel in channels:  # the server's own close() closes the trigger first
+        with contextlib.suppress(OSError):
+            wasyncore.dispatcher.close(channel)
+    with contextlib.suppress(OSError):
+        os.close(trigger._fds[0])  # the read end; the write end's number may be reused by now
 
 
 def shutdown(app: Flask) -> None:

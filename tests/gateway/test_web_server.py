@@ -2,9 +2,12 @@
 
 import http.client
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -12,7 +15,7 @@ import pytest
 
 from dockscan.errors import ConfigError
 from gateway.lease import Lease
-from gateway.web.server import build, parse_bind, stop_server
+from gateway.web.server import build, parse_bind, shutdown, stop_server
 from tests.gateway.conftest import LiveServer, WebSite, site_config
 from tests.gateway.web_data import insert_parcel, make_event, now_ms, set_state
 from tests.support.broker import free_port, wait_port
@@ -29,6 +32,23 @@ def test_non_loopback_bind_needs_an_access_token(
     app, server = build(cfg, "0.0.0.0:0")
     assert app.config["ACCESS_TOKEN"] == "a-long-enough-token"
     stop_server(server)
+
+
+def test_a_server_whose_wake_up_pipe_is_gone_still_stops(web_site: WebSite) -> None:
+    port = free_port()
+    app, server = build(web_site.cfg, f"127.0.0.1:{port}")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_port(port)
+    trigger = server.trigger
+    os.close(trigger.trigger)  # as if something else had closed the pipe's descriptor
+    try:
+        stop_server(server, thread)
+        assert not thread.is_alive()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        shutdown(app)
 
 
 def test_bind_must_be_host_and_port() -> None:
