@@ -60,7 +60,7 @@ def test_all_green_on_a_healthy_station(secure: SecureBroker, open_dir: Path) ->
     procs = Procs(open_dir / "logs")
     procs.start("ui", "gateway", "ui", "-c", str(site))  # the clock source: Date of /healthz
     try:
-        wait_port(http, 20)
+        wait_port(http, 60)
         result = run_doctor("-c", str(site), "--station", "dockA", "--timeout", "5",
                             env=creds(secure, "dockA"), unprivileged=True)  # fmt: skip
     finally:

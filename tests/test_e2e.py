@@ -76,7 +76,7 @@ def test_parcel_flows_from_simulated_station_to_status_page(
     procs.start("edge", "edge", "run", "-c", cfg, "--station", "dock01")
     try:
         rows = wait_for(lambda: ok_rows(tmp_path / "gateway.db"), 40, 0.2, "an OK parcel row")
-        wait_port(http, 20)
+        wait_port(http, 60)
     except TimeoutError:
         pytest.fail(procs.dump())
     event_id, station, barcode = rows[0]

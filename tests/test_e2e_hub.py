@@ -74,7 +74,7 @@ def test_late_manifest_and_a_hold_through_a_gateway_crash_reach_the_screen(
         procs.start("gateway", "gateway", "run", "-c", config)
         wait_for(lambda: db.exists() and read_sql(db, connected) == [(1.0,)], 30, 0.1, "gateway")
         procs.start("edge", "edge", "run", "-c", config, "--station", "dock01")
-        wait_port(screen_port, 20)
+        wait_port(screen_port, 60)
         page.goto(url)
         expect(page.locator("#link")).to_have_text("broker: online", timeout=10_000)
 
