@@ -43,7 +43,8 @@ def test_gateway_over_tls_with_env_credentials(
                               kind="upu_s10", check_ok=True)],
         )  # fmt: skip
         station.publish(f"{BASE}/dockA/parcel", event.to_json())
-        acks = [orjson.loads(m.payload) for m in station.received(2.0)]
+        wait_for(lambda: not station.messages.empty(), 20, 0.05, "the ack")
+        acks = [orjson.loads(m.payload) for m in station.received(0.5)]
         assert [a["ids"] for a in acks] == [[event.event_id]]
         barcodes = query(as_target(store_target), "SELECT barcode FROM parcels")
         assert barcodes == [("RR123456785GB",)]
