@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 TICK_S = 0.01
 ACTION_TIMEOUT_S = 2.0
+STOP_S = 30.0  # a loop tick is 10 ms: a thread this late is stuck, not slow
 
 
 class SerialSim:
@@ -47,10 +48,12 @@ class SerialSim:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and unplug the port."""
+        """Stop the thread, then unplug the port (never under a thread still using it)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(3.0)
+            self._thread.join(STOP_S)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the {self.thread_name} thread did not stop within {STOP_S} s")
             self._thread = None
         self.port.close()
 
