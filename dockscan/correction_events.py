@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from dockscan.events import Contract, Ident, Outcome, UtcTime
 from dockscan.hub_events import EVENT_ID, TRACKING_ID
 
+# Outcomes a person resolves at the clearing desk (the edge keeps camera frames of them).
 CLEARED_OUTCOMES = (Outcome.NO_READ, Outcome.MULTI_READ, Outcome.INVALID_CODE)
 
 

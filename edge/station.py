@@ -28,7 +28,6 @@ from edge.outbox import Outbox
 logger = logging.getLogger(__name__)
 
 Evidence = Callable[[float], list[str]]
-# Outcomes a person must resolve at the clearing desk: the camera frames around them are kept.
 
 
 @dataclass
