@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from firmware_sim.camera import CameraScene, MjpegServer, write_folder, write_video
-from firmware_sim.serial_cli import run_until_signal
+from firmware_sim.serial_cli import catch_stop_signals, run_until_signal
 
 
 @click.command("camera", context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,13 +58,14 @@ def camera(
         motion_blur_px=(0.0, motion_blur),
     )
     if http_port is not None:
+        stop = catch_stop_signals()
         try:
             server = MjpegServer(scene, http_port, fps=fps, host=host).start()
         except OSError as exc:
             raise click.ClickException(f"cannot serve on {host}:{http_port}: {exc}") from None
         click.echo(f"streaming {server.url} (Ctrl-C stops)")
         try:
-            run_until_signal()
+            run_until_signal(stop)
         finally:
             server.stop()
         return

@@ -3,7 +3,8 @@
 import random
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import click
@@ -35,8 +36,9 @@ class SecondsRange(click.ParamType):
         return pair
 
 
-def run_until_signal(done: threading.Event | None = None) -> None:
-    """Block until Ctrl-C, SIGTERM or `done` is set."""
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """Turn Ctrl-C and SIGTERM into a set event while the block runs, then restore them."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -44,12 +46,22 @@ def run_until_signal(done: threading.Event | None = None) -> None:
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.2):
-            if done is not None and done.is_set():
-                break
+        yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def catch_stop_signals() -> threading.Event:
+    """Catch Ctrl-C and SIGTERM until the command ends (call it before creating any device)."""
+    return click.get_current_context().with_resource(_stop_signals())
+
+
+def run_until_signal(stop: threading.Event, done: threading.Event | None = None) -> None:
+    """Block until `stop` (from catch_stop_signals) or `done` is set."""
+    while not stop.wait(0.2):
+        if done is not None and done.is_set():
+            break
 
 
 def repeat(sim: SerialSim, period: float, action: Callable[[], None]) -> None:
@@ -111,6 +123,7 @@ def scale(
         rate_hz=rate,
         seed=seed,
     )
+    stop = catch_stop_signals()
     start_or_fail(sim)
     if parcels:
         sim.auto_parcels(parcels)
@@ -120,7 +133,7 @@ def scale(
         repeat(sim, unplug_every, lambda: (sim.port.unplug(), sim.schedule(1.0, sim.port.open)))
     click.echo(f"{protocol} scale on {link} -> {sim.port.tty_path}; Ctrl-C to stop", err=True)
     try:
-        run_until_signal()
+        run_until_signal(stop)
     finally:
         sim.stop()
 
@@ -148,6 +161,7 @@ def scanner(
     """
     sim = ScannerSim(link, terminator=terminator, aim=aim, tcp_port=tcp_port, seed=seed)
     rng = random.Random(seed)
+    stop = catch_stop_signals()
     start_or_fail(sim)
 
     def type_one() -> None:
@@ -158,7 +172,7 @@ def scanner(
     sim.schedule(rng.uniform(*every), type_one)
     click.echo(f"scanner on {link} -> {sim.port.tty_path}; Ctrl-C to stop", err=True)
     try:
-        run_until_signal()
+        run_until_signal(stop)
     finally:
         sim.stop()
 
@@ -243,6 +257,7 @@ def station(
         raise click.ClickException(
             f"cannot serve the camera on port {camera_port}: {exc}"
         ) from None
+    stop = catch_stop_signals()
     try:
         sim.start()
     except OSError as exc:
@@ -252,7 +267,7 @@ def station(
     readers += [f"camera {sim.camera.url}"] if sim.camera else []
     click.echo(f"station: scale {scale_link}, {', '.join(readers)}; Ctrl-C to stop", err=True)
     try:
-        run_until_signal(sim.done)
+        run_until_signal(stop, sim.done)
     finally:
         sim.stop()
     truth = sim.truth()
