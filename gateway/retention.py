@@ -42,13 +42,14 @@ def used_bytes(conn: Connection) -> int:
 def _delete_parcels(conn: Connection, where: str, args: tuple, limit: int) -> int:
     """Delete up to `limit` oldest parcels matching `where`, with what belongs to them.
 
-    A parcel still waiting for its verdict leaves the verdict queue with it. Set-based
+    A parcel still waiting for its verdict stays in the verdict queue's batch; the reconciler
+    stores no verdict for a parcel that is gone (gateway/reconcile/matcher.py). Set-based
     statements in the caller's transaction (each picks the same rows): a row at
     a time would hand Python's GIL back and forth with the ingest thread for every row.
     """
     oldest = f"SELECT event_id FROM parcels WHERE {where} ORDER BY ts_ms, event_id LIMIT ?"
     conn.execute(f"DELETE FROM parcel_codes WHERE event_id IN ({oldest})", (*args, limit))
-    for table in ("verdicts", "verdict_queue", "corrections", "evidence", "clearing_open"):
+    for table in ("verdicts", "corrections", "evidence", "clearing_open"):
         conn.execute(f"DELETE FROM {table} WHERE event_id IN ({oldest})", (*args, limit))
     deleted = conn.execute(f"DELETE FROM parcels WHERE event_id IN ({oldest})", (*args, limit))
     return deleted.rowcount

@@ -219,4 +219,21 @@ HUB_MIGRATIONS = {
         AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.event_id = p.event_id);
     DROP INDEX parcels_unread;
     """,
+    9: """
+    -- The verdict queue holds one row per ingest batch instead of one per parcel: the batch's
+    -- sightings as one JSON array of [event id, tracking id, station, capture ms, stable kg],
+    -- and how many there are. The ingest writes one row in the batch's transaction; the
+    -- reconciler deletes it in the transaction that stores its verdicts (a SIGKILL anywhere
+    -- still loses no verdict and decides none twice). Queued parcels move over as one row.
+    CREATE TABLE verdict_batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        parcels INTEGER NOT NULL,
+        sightings TEXT NOT NULL
+    );
+    INSERT INTO verdict_batches (parcels, sightings)
+        SELECT count(*), json_group_array(json_array(event_id, tracking_id, station, ts_ms,
+            measured_kg)) FROM (SELECT * FROM verdict_queue ORDER BY id) HAVING count(*) > 0;
+    DROP TABLE verdict_queue;
+    ALTER TABLE verdict_batches RENAME TO verdict_queue;
+    """,
 }

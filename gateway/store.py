@@ -280,8 +280,7 @@ class Store:
         """Queue new parcels (event id, ts) for verdicts; a re-sent one gets its stored verdict."""
         reconciler = self.reconciler
         assert reconciler is not None
-        sightings = [reconciler.sighting(unique[e][0], ts) for e, ts in new]
-        queue.enqueue(self.conn, [s for s in sightings if s is not None])
+        queue.enqueue(self.conn, (reconciler.sighting(unique[e][0], ts) for e, ts in new))
         if self.judge_now:
             while judged := reconciler.drain(self.conn, out.committed_ms):
                 for station, verdicts in judged.items():

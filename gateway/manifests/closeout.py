@@ -27,7 +27,7 @@ from gateway.manifests.closeout_model import (
     UnknownManifest,
 )
 from gateway.manifests.closeout_output import closeout_event, report_csv, report_json
-from gateway.reconcile.matcher import any_of, chunks
+from gateway.reconcile.lookups import any_of, chunks
 from gateway.store import transaction
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import orjson
@@ -13,6 +13,16 @@ from dockscan.events import Outcome, ParcelEvent
 from dockscan.ids import iso_ms, utcnow
 from gateway.clock import epoch_ms, iso_from_ms, now_ms
 from gateway.reconcile import queue
+from gateway.reconcile.lookups import (
+    any_of,
+    chunks,
+    first_sightings,
+    held,
+    inputs,
+    listed_lines,
+    missing_parcels,
+    open_kinds,
+)
 from gateway.reconcile.verdict import Decision, ListedLine, Sighting, decide
 
 JUDGED = (Outcome.OK, Outcome.NO_WEIGHT, Outcome.REPEAT)  # outcomes whose code is trustworthy
@@ -21,7 +31,6 @@ PRINTABLE_ID = re.compile(r"^[\x21-\x7e]{3,64}$")
 # normalised id is the text itself, so the classifier need not run again for them.
 CANONICAL_KINDS = ("upu_s10", "ups_1z")
 CANONICAL = re.compile(r"^(?:[A-Z]{2}\d{9}[A-Z]{2}|1Z[0-9A-Z]{16})$")
-CHUNK = 500
 DRAIN_LIMIT = 1000  # queued parcels judged per transaction (and per verdict message at most)
 RECONCILE_LOCK = 0x7665726469  # pg_advisory_xact_lock key: one judging transaction at a time
 NO_LINES: list[ListedLine] = []
@@ -29,16 +38,20 @@ VERDICT_COLUMNS = (
     "event_id, tracking_id, station, ts_ms, match, weight, manifest_id, declared_kg,"
     " measured_kg, delta_kg, tolerance_kg, hold, first_event_id, revision, decided_ms"
 )
+# A verdict is stored only while its parcel is: retention may delete a parcel whose sighting
+# still waits in the queue (the reconciler stopped for days).
 INSERT_SQL = (
-    f"INSERT INTO verdicts ({VERDICT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
-    " ON CONFLICT (event_id) DO NOTHING"
+    f"INSERT INTO verdicts ({VERDICT_COLUMNS}) SELECT {', '.join('?' * 15)}"
+    " WHERE EXISTS (SELECT 1 FROM parcels WHERE event_id = ?1) ON CONFLICT (event_id) DO NOTHING"
 )
 # PostgreSQL: one statement per batch over arrays sent in binary, as the parcels are (a
 # pipelined executemany costs the server a statement per verdict).
 PG_INSERT_SQL = (
-    f"INSERT INTO verdicts ({VERDICT_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::text[],"
+    f"INSERT INTO verdicts ({VERDICT_COLUMNS}) SELECT u.* FROM unnest(%b::text[], %b::text[],"
     " %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[],"
     " %b::float8[], %b::float8[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])"
+    f" AS u({VERDICT_COLUMNS})"
+    " WHERE EXISTS (SELECT 1 FROM parcels p WHERE p.event_id = u.event_id)"
     " ON CONFLICT (event_id) DO NOTHING"
 )
 UPDATE_SQL = (
@@ -46,19 +59,6 @@ UPDATE_SQL = (
     " tolerance_kg = ?, first_event_id = ?, revision = revision + 1, decided_ms = ?"
     " WHERE event_id = ?"
 )
-
-
-def any_of(conn: Any, column: str, values: list[str]) -> tuple[str, list[Any]]:
-    """Return `column IN (...)` for SQLite or `column = ANY(array)` for PostgreSQL."""
-    if conn.dialect == "postgresql":
-        return f"{column} = ANY(?::text[])", [values]
-    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-
-
-def chunks(values: list[str]) -> Iterable[list[str]]:
-    """Yield the values in statement-sized pieces."""
-    for i in range(0, len(values), CHUNK):
-        yield values[i : i + CHUNK]
 
 
 class Judged(NamedTuple):
@@ -70,7 +70,7 @@ class Judged(NamedTuple):
 
 
 class QueueRace(Exception):
-    """Queue rows vanished while judged (retention deleted their parcels): roll back, retry."""
+    """Queue rows vanished while judged (someone else judged them): roll back, try again."""
 
 
 class Reconciler:
@@ -129,9 +129,9 @@ class Reconciler:
         if not ids:
             return {}
         judged = self.plan(conn, sightings, now)
-        self.record(conn, judged, now)
+        gone = self.record(conn, judged, now)
         _remove(conn, ids)
-        return by_station(sightings, judged.verdicts)
+        return by_station(sightings, judged.verdicts, gone)
 
     def drain_ahead(self, conn: Any, limit: int = DRAIN_LIMIT) -> dict[str, list[dict]]:
         """SQLite: judge up to `limit` queued parcels, holding the writer lock only to store them.
@@ -155,13 +155,13 @@ class Reconciler:
             if inputs(conn) != before:  # read the queue again too: another may have judged it
                 ids, sightings = queue.take(conn, limit)
                 judged = self.plan(conn, sightings, now)
-            self.record(conn, judged, now)
+            gone = self.record(conn, judged, now)
             _remove(conn, ids)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        return by_station(sightings, judged.verdicts)
+        return by_station(sightings, judged.verdicts, gone)
 
     def plan(self, conn: Any, sightings: list[Sighting], now: int) -> "Judged":
         """Decide the verdicts of these sightings from what the store holds (reads only)."""
@@ -191,14 +191,22 @@ class Reconciler:
             out.verdicts.append(_verdict(s, d, 0))
         return out
 
-    def record(self, conn: Any, judged: "Judged", now: int) -> None:
-        """Insert decided verdicts; decide again the stored ones they came before."""
+    def record(self, conn: Any, judged: "Judged", now: int) -> set[str]:
+        """Insert decided verdicts, decide again the stored ones they came before; return the
+        event ids whose parcels are gone (retention took them while they were queued)."""
         if judged.rows and conn.dialect == "postgresql":
-            conn.execute(PG_INSERT_SQL, [list(col) for col in zip(*judged.rows, strict=True)])
+            columns = [list(col) for col in zip(*judged.rows, strict=True)]
+            stored = conn.execute(PG_INSERT_SQL, columns).rowcount
         elif judged.rows:
-            conn.executemany(INSERT_SQL, judged.rows)
+            stored = conn.executemany(INSERT_SQL, judged.rows).rowcount
+        else:
+            stored = 0
         if judged.late:
             self.rejudge(conn, sorted(judged.late), now)
+        if stored == len(judged.rows):
+            return set()
+        # Some were not inserted: judged before (stored already) or their parcel is gone.
+        return set(missing_parcels(conn, [row[0] for row in judged.rows]))
 
     def rejudge(self, conn: Any, ids: list[str], now: int) -> int:
         """Decide again every stored verdict of these ids; queue the changed ones; count them."""
@@ -270,82 +278,19 @@ def stored_verdicts(conn: Any, event_ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def open_kinds(conn: Any) -> dict[str, str]:
-    """Return the open manifests' kinds by id (none open: a parcel is NO_MANIFEST)."""
-    return dict(conn.execute("SELECT id, kind FROM manifests WHERE state = 'open'").fetchall())
-
-
-def listed_lines(conn: Any, ids: list[str], kinds: dict[str, str]) -> dict[str, list[ListedLine]]:
-    """Return the current lines of the open manifests (`kinds`) for these tracking ids."""
-    out: dict[str, list[ListedLine]] = {}
-    if not kinds:
-        return out
-    for part in chunks(ids):
-        where, params = any_of(conn, "tracking_id", part)
-        for tid, manifest_id, declared in conn.execute(
-            "SELECT tracking_id, manifest_id, declared_kg FROM manifest_lines"
-            f" WHERE {where} AND removed_ms IS NULL",
-            params,
-        ):
-            kind = kinds.get(manifest_id)
-            if kind is not None:
-                line = ListedLine(manifest_id, kind, declared)
-                if tid in out:
-                    out[tid].append(line)
-                else:
-                    out[tid] = [line]
-    return out
-
-
-def held(conn: Any, ids: list[str]) -> dict[str, str]:
-    """Return the hold reason of each held id among these."""
-    out: dict[str, str] = {}
-    for part in chunks(ids):
-        where, params = any_of(conn, "tracking_id", part)
-        out.update(conn.execute(f"SELECT tracking_id, reason FROM holds WHERE {where}", params))
-    return out
-
-
-def first_sightings(conn: Any, ids: list[str]) -> dict[str, tuple[int, str]]:
-    """Return the earliest stored sighting (ts, event id) of each id among these."""
-    out: dict[str, tuple[int, str]] = {}
-    for part in chunks(ids):
-        where, params = any_of(conn, "tracking_id", part)
-        for tid, event_id, ts in conn.execute(
-            f"SELECT tracking_id, event_id, ts_ms FROM verdicts WHERE {where}", params
-        ):
-            if tid not in out or (ts, event_id) < out[tid]:
-                out[tid] = (ts, event_id)
-    return out
-
-
-def inputs(conn: Any) -> tuple:
-    """Return what a verdict depends on, in a form that changes whenever any of it does.
-
-    The open manifests (an import sets updated_ms, a close drops one), the last import, the
-    hold list's version and the last verdict stored (by another reconciler).
-    """
-    return (
-        conn.execute(
-            "SELECT id, kind, updated_ms FROM manifests WHERE state = 'open' ORDER BY id"
-        ).fetchall(),
-        conn.execute(
-            "SELECT (SELECT max(id) FROM manifest_imports), (SELECT max(id) FROM hold_history),"
-            " (SELECT max(rowid) FROM verdicts)"
-        ).fetchone(),
-    )
-
-
-def by_station(sightings: list[Sighting], verdicts: list[dict]) -> dict[str, list[dict]]:
-    """Group verdicts (in the sightings' order) by station."""
+def by_station(
+    sightings: list[Sighting], verdicts: list[dict], gone: set[str]
+) -> dict[str, list[dict]]:
+    """Group verdicts (in the sightings' order) by station, leaving out the parcels gone."""
     out: dict[str, list[dict]] = defaultdict(list)
     for s, verdict in zip(sightings, verdicts, strict=True):
-        out[s.station].append(verdict)
+        if s.event_id not in gone:
+            out[s.station].append(verdict)
     return out
 
 
 def _remove(conn: Any, ids: list[int]) -> None:
-    """Delete judged queue rows; raise QueueRace when some were gone (retention took them)."""
+    """Delete judged queue rows; raise QueueRace when some were gone (judged elsewhere)."""
     if queue.remove(conn, ids) != len(ids):
         raise QueueRace(f"{len(ids)} verdict queue rows changed while being judged")
 

@@ -1,35 +1,30 @@
-"""The verdict queue: parcels stored but not judged yet, written in the parcel's transaction.
+"""The verdict queue: parcels stored but not judged yet, written in their batch's transaction.
 
-The ingest adds one row per new parcel that has a usable code (its sighting: tracking id,
-station, capture time, stable weight) in the same transaction as the parcel, so a parcel is
-never stored without either its verdict or its queue row. The reconciler takes rows in id order
-and deletes them in the transaction that stores their verdicts: a SIGKILL anywhere leaves the
-row, and the next reconciler judges it once.
+The ingest adds one row per batch: the sightings (tracking id, station, capture time, stable
+weight) of its new parcels that have a usable code, as one JSON array, in the transaction that
+stores the parcels, so a parcel is never stored without either its verdict or its queue entry.
+One row and one statement per batch cost the ingest a fraction of a row per parcel. The
+reconciler takes rows in id order and deletes them in the transaction that stores their
+verdicts: a SIGKILL anywhere leaves the row, and the next reconciler judges it once.
 """
 
+from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from gateway.reconcile.verdict import Sighting
 
-COLUMNS = "event_id, tracking_id, station, ts_ms, measured_kg"
-INSERT_SQL = f"INSERT INTO verdict_queue ({COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-# PostgreSQL: one statement per batch over arrays sent in binary, as the parcels are.
-PG_INSERT_SQL = (
-    f"INSERT INTO verdict_queue ({COLUMNS}) SELECT * FROM unnest(%b::text[], %b::text[],"
-    " %b::text[], %b::bigint[], %b::float8[])"
-)
-TAKE_SQL = f"SELECT id, {COLUMNS} FROM verdict_queue ORDER BY id LIMIT ?"
-CHUNK = 500
+INSERT_SQL = "INSERT INTO verdict_queue (parcels, sightings) VALUES (?, ?)"
+TAKE_SQL = "SELECT id, sightings FROM verdict_queue ORDER BY id LIMIT ?"
+TAKE_ROWS = 16  # rows read per look: enough for a drain of ingest batches of any usual size
 
 
-def enqueue(conn: Any, sightings: list[Sighting]) -> None:
-    """Queue these sightings for judging (inside the transaction that stores their parcels)."""
-    if not sightings:
-        return
-    if conn.dialect == "postgresql":
-        conn.execute(PG_INSERT_SQL, [list(col) for col in zip(*sightings, strict=True)])
-    else:
-        conn.executemany(INSERT_SQL, sightings)
+def enqueue(conn: Any, sightings: Iterable[Sighting | None]) -> None:
+    """Queue the usable sightings of one batch (inside the transaction that stores its parcels)."""
+    rows = [tuple(s) for s in sightings if s is not None]
+    if rows:
+        conn.execute(INSERT_SQL, (len(rows), orjson.dumps(rows).decode()))
 
 
 def pending(conn: Any) -> bool:
@@ -43,26 +38,28 @@ def pending(conn: Any) -> bool:
 
 def depth(conn: Any) -> int:
     """Return how many parcels wait for their verdict."""
-    return int(conn.execute("SELECT count(*) FROM verdict_queue").fetchone()[0])
+    return int(conn.execute("SELECT coalesce(sum(parcels), 0) FROM verdict_queue").fetchone()[0])
 
 
 def take(conn: Any, limit: int) -> tuple[list[int], list[Sighting]]:
-    """Return the ids and sightings of up to `limit` queued parcels, oldest row first."""
-    ids, sightings = [], []
-    for row in conn.execute(TAKE_SQL, (limit,)).fetchall():
-        ids.append(row[0])
-        sightings.append(Sighting(row[1], row[2], row[3], row[4], row[5]))
+    """Return the oldest rows' ids and sightings: whole rows, up to `limit` sightings (or one)."""
+    ids: list[int] = []
+    sightings: list[Sighting] = []
+    for row_id, text in conn.execute(TAKE_SQL, (TAKE_ROWS,)).fetchall():
+        batch = orjson.loads(text)
+        if ids and len(sightings) + len(batch) > limit:
+            break
+        ids.append(row_id)
+        sightings.extend(Sighting(*s) for s in batch)
     return ids, sightings
 
 
 def remove(conn: Any, ids: list[int]) -> int:
     """Delete these queue rows (in the transaction that stored their verdicts); count them."""
+    if not ids:
+        return 0
     if conn.dialect == "postgresql":
         sql = "DELETE FROM verdict_queue WHERE id = ANY(?::bigint[])"
         return conn.execute(sql, (ids,)).rowcount
-    removed = 0
-    for i in range(0, len(ids), CHUNK):
-        part = ids[i : i + CHUNK]
-        marks = ", ".join("?" * len(part))
-        removed += conn.execute(f"DELETE FROM verdict_queue WHERE id IN ({marks})", part).rowcount
-    return removed
+    marks = ", ".join("?" * len(ids))
+    return conn.execute(f"DELETE FROM verdict_queue WHERE id IN ({marks})", ids).rowcount

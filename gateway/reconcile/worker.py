@@ -1,8 +1,8 @@
 """The reconciler process (`dockscan gateway reconcile`): verdicts for the queued parcels.
 
 `gateway run` starts one beside its ingest, so judging runs on another core than the ingest.
-It polls the verdict queue (gateway/reconcile/queue.py); when rows wait, it judges up to
-DRAIN_LIMIT of them in one transaction (verdicts stored, rows deleted), then publishes each
+It polls the verdict queue (gateway/reconcile/queue.py); when rows wait, it judges the oldest,
+up to DRAIN_LIMIT parcels, in one transaction (verdicts stored, rows deleted), then publishes each
 station's new verdicts on its `verdict` topic, as the ingest publishes its acks. A SIGKILL
 before the commit leaves the rows for the next reconciler; after it, the verdicts are stored
 and a station sees them again when it re-sends the parcel. Reconcilers of several gateways on
@@ -80,7 +80,7 @@ class ReconcileWorker:
             else:
                 with transaction(conn):
                     judged = self.reconciler.drain(conn, now_ms())
-        except QueueRace as exc:  # retention took parcels while they were judged: try again
+        except QueueRace as exc:  # another judged these rows meanwhile: try again
             logger.info("%s; judging again", exc)
             return True
         except STORE_ERRORS as exc:

@@ -12,6 +12,8 @@ from dockscan.errors import ConfigError, StoreError
 from gateway.clock import now_ms
 from gateway.db import pg_schema
 from gateway.db.postgres import PgConnection, PooledReader
+from gateway.reconcile import queue
+from gateway.reconcile.verdict import Sighting
 from gateway.schema import SCHEMA_VERSION
 from gateway.store import Batch, Store, Written
 from tests.gateway.ingest_support import SITE, parcel
@@ -108,6 +110,31 @@ def test_a_version_6_store_gets_the_verdict_queue_and_keeps_its_verdicts(pg_url:
             ("e1", "NO_MANIFEST")
         ]
         assert pg_schema.migrate(conn) == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_a_version_8_store_keeps_its_queued_sightings_as_one_row(pg_url: str) -> None:
+    conn = PgConnection(pg_url)
+    try:
+        conn.execute("BEGIN")
+        conn.execute(pg_schema.DDL)
+        for version in range(6, 9):
+            conn.execute(pg_schema.MIGRATIONS[version])
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '8')")
+        conn.execute(
+            "INSERT INTO verdict_queue (event_id, tracking_id, station, ts_ms, measured_kg)"
+            " VALUES ('e1', 'RR123456785CN', 'st1', 1, 2.5), ('e2', 'RR000000014CN', 'st2', 2,"
+            " NULL)"
+        )
+        conn.execute("COMMIT")
+        assert pg_schema.migrate(conn) == 8
+        assert queue.depth(conn) == 2
+        ids, sightings = queue.take(conn, 1000)
+        assert len(ids) == 1 and sightings == [
+            Sighting("e1", "RR123456785CN", "st1", 1, 2.5),
+            Sighting("e2", "RR000000014CN", "st2", 2, None),
+        ]
     finally:
         conn.close()
 

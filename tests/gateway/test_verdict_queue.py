@@ -9,7 +9,7 @@ import pytest
 
 from dockscan.codes import CodeClassifier
 from dockscan.hub_events import VerdictBatch
-from gateway.clock import now_ms
+from gateway.clock import epoch_ms, now_ms
 from gateway.manifests.importer import import_manifest
 from gateway.manifests.model import make_header
 from gateway.reconcile import queue
@@ -17,7 +17,7 @@ from gateway.reconcile.matcher import QueueRace, Reconciler, verdict_batch_json
 from gateway.reconcile.worker import judge_pending
 from gateway.retention import purge_by_age
 from gateway.store import Batch, Store, transaction
-from tests.gateway.test_reconcile import HEADER, event, manifest, s10, site
+from tests.gateway.test_reconcile import HEADER, T0, event, manifest, s10, site
 
 VERDICT_ROW = "SELECT event_id, match, weight, manifest_id, delta_kg, first_event_id FROM verdicts"
 
@@ -47,12 +47,13 @@ def count(store: Store, table: str) -> int:
 def test_a_parcel_is_queued_with_its_commit_and_judged_once(queued: Store, tmp_path: Path) -> None:
     manifest(queued.conn, tmp_path, {s10(1): 2.0})
     listed, unexpected = event(s10(1), 2.1), event(s10(2), 1.0, station="st2", at=1)
-    plain = event("JJD000000000001", 1.0, at=2)  # no parcel id: no verdict, no queue row
+    plain = event("JJD000000000001", 1.0, at=2)  # no parcel id: no verdict, not queued
     written = queued.write(
         Batch(parcels=[(e, e.to_json(), 0) for e in (listed, unexpected, plain)])
     )
     assert written.inserted == 3 and written.verdicts == {}
-    assert (count(queued, "verdict_queue"), count(queued, "verdicts")) == (2, 0)
+    assert (queue.depth(queued.conn), count(queued, "verdicts")) == (2, 0)
+    assert count(queued, "verdict_queue") == 1  # one row for the batch
     judged = drain(queued)
     assert sorted(judged) == ["st1", "st2"]
     for station, verdicts in judged.items():  # what the reconciler publishes is the contract
@@ -60,7 +61,7 @@ def test_a_parcel_is_queued_with_its_commit_and_judged_once(queued: Store, tmp_p
     assert [v["match"] for v in judged["st1"]] == ["MATCHED"]
     assert [v["match"] for v in judged["st2"]] == ["UNEXPECTED"]
     assert drain(queued) == {}
-    assert (count(queued, "verdict_queue"), count(queued, "verdicts")) == (0, 2)
+    assert (queue.depth(queued.conn), count(queued, "verdicts")) == (0, 2)
     # Re-sent after judging: acknowledged again with the verdict stored for it.
     again = queued.write(Batch(parcels=[(listed, listed.to_json(), 0)]))
     assert [v["event_id"] for v in again.verdicts[("hub", "st1")]] == [listed.event_id]
@@ -71,7 +72,7 @@ def test_a_parcel_resent_before_its_verdict_is_acked_without_one(queued: Store) 
     e = event(s10(1), 1.0)
     queued.write(Batch(parcels=[(e, e.to_json(), 0)]))
     assert queued.write(Batch(parcels=[(e, e.to_json(), 0)])).verdicts == {}
-    assert count(queued, "verdict_queue") == 1  # queued once: the reconciler publishes it
+    assert queue.depth(queued.conn) == 1  # queued once: the reconciler publishes it
 
 
 def test_queue_and_inline_judging_decide_alike(store_target: str, tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_rows_gone_while_judged_roll_the_verdicts_back(
         def plan_then_purge(*args: Any) -> Any:
             judged = plan(*args)
             other = sqlite3.connect(db, isolation_level=None)
-            other.execute("DELETE FROM verdict_queue")  # as retention would, from elsewhere
+            other.execute("DELETE FROM verdict_queue")  # as another reconciler would
             other.close()
             return judged
 
@@ -151,11 +152,15 @@ def test_rows_gone_while_judged_roll_the_verdicts_back(
         assert count(store, "verdicts") == 0
 
 
-def test_retention_takes_a_queued_parcel_out_of_the_queue(queued: Store) -> None:
-    old = event(s10(1), 1.0)
-    queued.write(Batch(parcels=[(old, old.to_json(), 0)]))
-    assert purge_by_age(queued.conn, now_ms() + 1).parcels == 1
-    assert count(queued, "verdict_queue") == 0 and drain(queued) == {}
+def test_a_parcel_retention_took_while_queued_gets_no_verdict(queued: Store) -> None:
+    old, recent = event(s10(1), 1.0), event(s10(2), 1.0, at=100)
+    queued.write(Batch(parcels=[(e, e.to_json(), 0) for e in (old, recent)]))
+    assert purge_by_age(queued.conn, epoch_ms(T0) + 50_000).parcels == 1
+    assert queue.depth(queued.conn) == 2  # the batch's row keeps both sightings
+    judged = drain(queued)
+    assert [v["event_id"] for v in judged["st1"]] == [recent.event_id]
+    stored = queued.conn.execute("SELECT event_id FROM verdicts").fetchall()
+    assert stored == [(recent.event_id,)] and queue.depth(queued.conn) == 0
 
 
 def test_a_close_judges_the_queue_first(queued: Store, tmp_path: Path) -> None:
@@ -169,7 +174,7 @@ def test_a_close_judges_the_queue_first(queued: Store, tmp_path: Path) -> None:
     assert judge_pending(queued.conn, cfg) == 1
     done = close(queued.conn, "mawb:176-12345675", "alice", now_ms(), cfg)
     assert (done.seen, done.expected) == (1, 2)
-    assert (report(queued.conn, "mawb:176-12345675").seen, count(queued, "verdict_queue")) == (1, 0)
+    assert (report(queued.conn, "mawb:176-12345675").seen, queue.depth(queued.conn)) == (1, 0)
     kind, station = queued.conn.execute(
         "SELECT kind, station FROM outbound ORDER BY id"
     ).fetchall()[0]

@@ -52,11 +52,11 @@ def test_metrics_count_the_parcels_waiting_for_a_verdict(
     web_client: FlaskClient, web_site: WebSite
 ) -> None:
     web_site.conn.execute(
-        "INSERT INTO verdict_queue (event_id, tracking_id, station, ts_ms, measured_kg)"
-        " VALUES ('e1', 'RR123456785CN', 'st-a1', 1, NULL)"
+        "INSERT INTO verdict_queue (parcels, sightings) VALUES (2, ?)",
+        ('[["e1","RR123456785CN","st-a1",1,null],["e2","RR000000014CN","st-a1",2,1.5]]',),
     )
     m = _samples(web_client.get("/metrics").get_data(as_text=True))
-    assert m["dockscan_verdict_queue_depth"] == 1
+    assert m["dockscan_verdict_queue_depth"] == 2
 
 
 def store_size(site: WebSite) -> int:
