@@ -31,7 +31,9 @@ PRINTABLE_ID = re.compile(r"^[\x21-\x7e]{3,64}$")
 # normalised id is the text itself, so the classifier need not run again for them.
 CANONICAL_KINDS = ("upu_s10", "ups_1z")
 CANONICAL = re.compile(r"^(?:[A-Z]{2}\d{9}[A-Z]{2}|1Z[0-9A-Z]{16})$")
-DRAIN_LIMIT = 1000  # queued parcels judged per transaction (and per verdict message at most)
+# Queued parcels judged per transaction (whole queue rows, so more when one row holds more),
+# and verdicts per message at most.
+DRAIN_LIMIT = 1000
 RECONCILE_LOCK = 0x7665726469  # pg_advisory_xact_lock key: one judging transaction at a time
 NO_LINES: list[ListedLine] = []
 VERDICT_COLUMNS = (

@@ -28,7 +28,7 @@ from gateway.clock import now_ms
 from gateway.manifests.importer import classifier_for
 from gateway.outage import STORE_ERRORS, one_line
 from gateway.reconcile import queue
-from gateway.reconcile.matcher import QueueRace, Reconciler, verdict_batch_json
+from gateway.reconcile.matcher import DRAIN_LIMIT, QueueRace, Reconciler, verdict_batch_json
 from gateway.store import open_db, transaction
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,10 @@ class ReconcileWorker:
         assert self.client is not None
         site = self.cfg.site.id
         for station, verdicts in judged.items():
-            payload = verdict_batch_json(site, station, self.cfg.gateway.id, verdicts)
-            publish_json(self.client, self.topics.verdict(site, station), payload, qos=1)
+            for i in range(0, len(verdicts), DRAIN_LIMIT):  # a queue row may hold more
+                part = verdicts[i : i + DRAIN_LIMIT]
+                payload = verdict_batch_json(site, station, self.cfg.gateway.id, part)
+                publish_json(self.client, self.topics.verdict(site, station), payload, qos=1)
             self.judged += len(verdicts)
 
     def _finish(self) -> None:

@@ -34,6 +34,7 @@ class VerdictListener:
 
     def __init__(self, port: int) -> None:
         self.seen: list[str] = []
+        self.sizes: list[int] = []  # verdicts per message
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="verdicts")
         self.client.on_message = self._on_message
@@ -48,6 +49,7 @@ class VerdictListener:
         batch = VerdictBatch.model_validate_json(msg.payload)
         with self.lock:
             self.seen += [v.event_id for v in batch.verdicts]
+            self.sizes.append(len(batch.verdicts))
 
     def count(self) -> int:
         """Return how many verdicts arrived."""
@@ -98,6 +100,32 @@ def test_parcels_committed_before_a_sigkill_get_their_verdict_once(
         assert rows == [(300, 300)]
         assert query(db, "SELECT count(*) FROM verdict_queue") == [(0,)]
         assert again.stop() == 0
+    finally:
+        listener.close()
+        station.close()
+
+
+def test_a_queue_row_of_a_big_batch_is_published_in_messages_of_at_most_1000(
+    mosquitto: Mosquitto, tmp_path: Path, gateways: StartGateway, store_target: str
+) -> None:
+    cfg = write_config(tmp_path, mosquitto.url, stations=1, database=store_target,
+                       batch_size=3000, batch_ms=3000, flush_when_idle=False)  # fmt: skip
+    db = as_target(store_target)
+    gw = gateways(cfg)
+    reconciler = wait_for(lambda: gw.children(), 10, what="the reconciler child")[0]
+    listener, station = VerdictListener(mosquitto.port), Station(mosquitto.port)
+    try:
+        os.kill(reconciler, signal.SIGSTOP)
+        events = [parcel("st1", i, code) for i, code in enumerate(codes(2500))]
+        station.publish_many([(topic("st1", "parcel"), e.to_json()) for e in events])
+        wait_for(lambda: len(station.acked) == 2500, 30, what="every parcel acknowledged")
+        assert query(db, "SELECT count(*), max(parcels) FROM verdict_queue") == [(1, 2500)]
+        os.kill(reconciler, signal.SIGCONT)
+        wait_for(lambda: listener.count() >= 2500, 30, what="every verdict published")
+        assert sorted(listener.seen) == sorted(e.event_id for e in events)  # once each
+        assert sorted(listener.sizes) == [500, 1000, 1000]
+        assert query(db, "SELECT count(*) FROM verdicts") == [(2500,)]
+        assert gw.stop() == 0
     finally:
         listener.close()
         station.close()
