@@ -3,7 +3,6 @@
 import contextlib
 import ipaddress
 import logging
-import os
 import signal
 import threading
 from typing import Any
@@ -105,12 +104,23 @@ def _stop_without_trigger(server: Any, loop_thread: threading.Thread, exc: OSErr
     server._map.clear()  # the loop ends after its current select (at most its timeout)
     loop_thread.join(5)
     trigger = server.trigger
-    trigger._closed = True  # its own close() would stop at the dead write end
-    for channel in channels:  # the server's own close() closes the trigger first
-        with contextlib.suppress(OSError):
-            wasyncore.dispatcher.close(channel)
-    with contextlib.suppress(OSError):
-        os.close(trigger._fds[0])  # the read end; the write end's number may be reused by now
+    for channel in channels:  # not the server's own close(): it closes the trigger first
+        if channel is not trigger:
+            with contextlib.suppress(OSError):
+                wasyncore.dispatcher.close(channel)
+    # The pipe's read end is closed once, here, unless the loop already saw the write end go
+    # (end of file) and closed it in trigger.close(), which then stopped at the dead write end.
+    # Either way its wrapper forgets the number: by now it may be someone else's descriptor,
+    # which the wrapper would otherwise close again when garbage-collected.
+    wrapper = trigger.socket  # None once the dispatcher closed it properly
+    if not trigger._closed:
+        trigger._closed = True
+        if wrapper is not None:
+            with contextlib.suppress(OSError):
+                wrapper.close()
+    if wrapper is not None:
+        wrapper.fd = -1
+    trigger._fds = []
 
 
 def shutdown(app: Flask) -> None:

@@ -18,7 +18,7 @@ from gateway.lease import Lease
 from gateway.web.server import build, parse_bind, shutdown, stop_server
 from tests.gateway.conftest import LiveServer, WebSite, site_config
 from tests.gateway.web_data import insert_parcel, make_event, now_ms, set_state
-from tests.support.broker import free_port, wait_port
+from tests.support.broker import free_port, wait_for, wait_port
 
 
 def test_non_loopback_bind_needs_an_access_token(
@@ -34,7 +34,10 @@ def test_non_loopback_bind_needs_an_access_token(
     stop_server(server)
 
 
-def test_a_server_whose_wake_up_pipe_is_gone_still_stops(web_site: WebSite) -> None:
+@pytest.mark.parametrize("loop_saw_it", [False, True])
+def test_a_server_whose_wake_up_pipe_is_gone_still_stops(
+    web_site: WebSite, loop_saw_it: bool
+) -> None:
     port = free_port()
     app, server = build(web_site.cfg, f"127.0.0.1:{port}")
     thread = threading.Thread(target=server.run, daemon=True)
@@ -42,11 +45,16 @@ def test_a_server_whose_wake_up_pipe_is_gone_still_stops(web_site: WebSite) -> N
     wait_port(port)
     trigger = server.trigger
     os.close(trigger.trigger)  # as if something else had closed the pipe's descriptor
+    if loop_saw_it:  # the loop reads end of file on the read end and closes the trigger
+        wait_for(lambda: trigger._closed, 5, 0.01, "the loop closing the trigger")
     try:
         stop_server(server, thread)
         assert not thread.is_alive()
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        # The read end's wrapper will not close that number again when it is collected (it
+        # may be another file's by then); the loop or stop_server closed it once.
+        assert trigger._closed and (trigger.socket is None or trigger.socket.fd == -1)
     finally:
         shutdown(app)
 
