@@ -256,8 +256,9 @@ class Reconciler:
 
     def queue(self, conn: Any, station: str, verdicts: list[dict[str, Any]], now: int) -> None:
         """Queue verdicts for the lease-holding gateway to publish to the station."""
-        for i in range(0, len(verdicts), 1000):
-            payload = verdict_batch_json(self.site, station, self.gateway, verdicts[i : i + 1000])
+        for i in range(0, len(verdicts), DRAIN_LIMIT):
+            part = verdicts[i : i + DRAIN_LIMIT]
+            payload = verdict_batch_json(self.site, station, self.gateway, part)
             conn.execute(
                 "INSERT INTO outbound (kind, station, payload, created_ms) VALUES (?, ?, ?, ?)",
                 ("verdict", station, payload.decode(), now),

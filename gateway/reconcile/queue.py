@@ -16,7 +16,7 @@ import orjson
 from gateway.reconcile.verdict import Sighting
 
 INSERT_SQL = "INSERT INTO verdict_queue (parcels, sightings) VALUES (?, ?)"
-TAKE_SQL = "SELECT id, sightings FROM verdict_queue ORDER BY id LIMIT ?"
+TAKE_SQL = "SELECT id, parcels, sightings FROM verdict_queue ORDER BY id LIMIT ?"
 TAKE_ROWS = 16  # rows read per look: enough for a drain of ingest batches of any usual size
 
 
@@ -45,12 +45,11 @@ def take(conn: Any, limit: int) -> tuple[list[int], list[Sighting]]:
     """Return the oldest rows' ids and sightings: whole rows, up to `limit` sightings (or one)."""
     ids: list[int] = []
     sightings: list[Sighting] = []
-    for row_id, text in conn.execute(TAKE_SQL, (TAKE_ROWS,)).fetchall():
-        batch = orjson.loads(text)
-        if ids and len(sightings) + len(batch) > limit:
-            break
+    for row_id, parcels, text in conn.execute(TAKE_SQL, (TAKE_ROWS,)).fetchall():
+        if ids and len(sightings) + parcels > limit:
+            break  # counted before parsing: a row left for the next drain is not decoded
         ids.append(row_id)
-        sightings.extend(Sighting(*s) for s in batch)
+        sightings.extend(Sighting(*s) for s in orjson.loads(text))
     return ids, sightings
 
 

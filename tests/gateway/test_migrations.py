@@ -98,8 +98,8 @@ def test_older_store_is_migrated_and_keeps_its_rows(tmp_path: Path, version: int
     # Every old row is still there, column for column.
     for table, (columns, old_rows) in before.items():
         if table == "verdict_queue" and version < 9:  # one row per batch since 9, same order
-            queued = conn.execute("SELECT parcels, sightings FROM verdict_queue ORDER BY id")
-            assert [s for n, text in queued for s in orjson.loads(text)] == [
+            queued = conn.execute("SELECT sightings FROM verdict_queue ORDER BY id")
+            assert [s for (text,) in queued for s in orjson.loads(text)] == [
                 list(r[1:]) for r in old_rows
             ]
             continue
